@@ -1,0 +1,76 @@
+"""runa-runner: a declarative, configuration-driven background job runner.
+
+The public API is what this module exports; everything else may change.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import drivers
+from .errors import (
+    Abort,
+    ConfigError,
+    DriverError,
+    DriverUnavailable,
+    PayloadInvalid,
+    RegistryFrozen,
+    RetryIn,
+    RunaError,
+    UnknownName,
+    Unsupported,
+)
+from .job import Envelope, Job
+from .registry import Registry, default
+from .specs import JobInfo, QueueInfo, WorkerInfo
+
+if TYPE_CHECKING:
+    from .worker import Unit
+
+__version__ = "0.1.0"
+
+
+def load(path: str | None = None, *, import_handlers: bool = True) -> Registry:
+    """Load, validate and compile a manifest into a frozen registry.
+
+    ``path`` defaults to ``$RUNA_CONFIG`` or ``jobs.yaml``.
+
+    Raises:
+        ConfigError: listing every problem as ``FILE:LINE:COL: PATH: message``.
+    """
+    from .manifest import load_registry
+
+    return load_registry(path, import_handlers=import_handlers)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Unit":
+        from .worker import Unit
+
+        return Unit
+    raise AttributeError(name)
+
+
+__all__ = [
+    "Abort",
+    "ConfigError",
+    "DriverError",
+    "DriverUnavailable",
+    "Envelope",
+    "Job",
+    "JobInfo",
+    "PayloadInvalid",
+    "QueueInfo",
+    "Registry",
+    "RegistryFrozen",
+    "RetryIn",
+    "RunaError",
+    "Unit",
+    "UnknownName",
+    "Unsupported",
+    "WorkerInfo",
+    "__version__",
+    "default",
+    "drivers",
+    "load",
+]

@@ -1,0 +1,241 @@
+"""The driver protocol: the narrow seam between job rules and storage.
+
+All domain rules (option resolution, meta merge, retry counting, backoff,
+timeouts) live above this module, in the registry and the worker. A driver
+only stores envelopes and moves them between states atomically:
+
+    pending --reserve--> reserved --ack--> (deleted)
+       ^                    |  \\--release(delay)--> delayed/pending
+    delayed (due) ----------+   \\--fail--> failed --retry_failed--> pending
+
+Rules every driver keeps (the contract suite checks them):
+
+* ``reserve`` raises ``attempt`` by one and hands out a fresh token; the job is
+  invisible to other reservers until ``lease_until``.
+* ``renew``/``ack``/``release``/``fail`` act only when the token still holds the
+  lease, and return False otherwise (never raise for a lost lease).
+* A reserved job whose lease lapsed becomes reservable again, unless its
+  ``attempt`` already reached ``max_retries + 1``: then it moves to failed with
+  the error :data:`LEASE_LOST` (so a job that kills its worker cannot loop).
+* Unique locks (queue + job name + key, parts escaped) hold while the job is
+  pending, delayed, reserved or waiting for a retry; they are released on ack,
+  on fail, on delete, when ``unique_for`` runs out, and at reservation when
+  ``unique_until == "start"``. A push that hits a held lock returns the holder's id.
+* Times that order jobs come from one clock (the server's, where there is one).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+from ..job import Envelope
+
+#: Error stored on a job whose lease lapsed on its last allowed attempt.
+LEASE_LOST = "lease lost: the worker stopped renewing (crashed or killed) on the last attempt"
+
+JobState = Literal["pending", "delayed", "reserved", "failed"]
+UniqueUntil = Literal["done", "start"]
+
+
+class Capability(enum.Enum):
+    """What a driver can do; ``validate`` checks a manifest's needs against these."""
+
+    DELAY = "delay"
+    UNIQUE = "unique"
+    RENEW = "renew"
+    COUNT = "count"
+    LIST = "list"  #: job lookup by id and listing of failed jobs
+    FAILED_STORE = "failed_store"
+    DELETE = "delete"
+    PURGE = "purge"
+    STATS = "stats"
+    INSTANCES = "instances"
+    CROSS_PROCESS = "cross_process"  #: another process can push to / read it
+    WAKE = "wake"  #: can wake an idle worker when work arrives (no polling)
+
+
+ALL_CAPABILITIES = frozenset(Capability)
+
+
+@dataclass(frozen=True, slots=True)
+class PushItem:
+    """One job to enqueue. The driver stamps ``enqueued_at``/``available_at`` from its clock."""
+
+    envelope: Envelope
+    delay: float = 0.0
+    unique_until: UniqueUntil = "done"
+    unique_for: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reserved:
+    """A job reserved by one worker: ``token`` fences every later call about it."""
+
+    envelope: Envelope
+    token: str
+    lease_until: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A stored job as ``job_info`` and ``failed list`` show it."""
+
+    envelope: Envelope
+    state: JobState
+    error: str | None = None
+    traceback: str | None = None
+    failed_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    """Jobs per state; None where the driver cannot count (never a guess)."""
+
+    pending: int | None
+    delayed: int | None
+    reserved: int | None
+    failed: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsDelta:
+    """Outcome counters a worker adds after running jobs."""
+
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+
+    @property
+    def processed(self) -> int:
+        return self.succeeded + self.failed + self.retried
+
+    def __bool__(self) -> bool:
+        return self.processed > 0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerCounts:
+    """A worker pool's counters, summed over all its processes."""
+
+    processed: int | None
+    succeeded: int | None
+    failed: int | None
+    retried: int | None
+    instances: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one reserved job ended, for batched settlement (:meth:`Driver.settle`)."""
+
+    queue: str
+    job_id: str
+    token: str
+    kind: Literal["ack", "release", "fail"]
+    delay: float = 0.0
+    error: str | None = None
+    traceback: str | None = None
+    give_back_attempt: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DriverInfo:
+    """How a driver describes itself in messages (URLs with passwords redacted)."""
+
+    type: str
+    target: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """Storage for jobs. Every method is a coroutine; ``open`` is called before use.
+
+    Unsupported operations raise :class:`runa_runner.errors.Unsupported`.
+    Client-library exceptions never escape: they are wrapped in
+    :class:`runa_runner.errors.DriverError` (``DriverUnavailable`` when the
+    server cannot be reached), with the redacted target in the message.
+    """
+
+    type_name: str
+    capabilities: frozenset[Capability]
+
+    def describe(self) -> DriverInfo: ...
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def push(self, items: Sequence[PushItem]) -> list[str]:
+        """Enqueue all items (one batch); return each job's id (the holder's, on a unique hit)."""
+        ...
+
+    async def reserve(self, queue: str, count: int, lease: float) -> list[Reserved]:
+        """Reserve up to ``count`` due jobs, oldest due first, for ``lease`` seconds."""
+        ...
+
+    async def renew(self, queue: str, job_id: str, token: str, lease: float) -> bool: ...
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Apply ack/release/fail outcomes (batched); True where the token still held.
+
+        ``release`` makes the job available after ``delay`` seconds, keeping its
+        attempt count unless ``give_back_attempt`` (a stop, not a failure).
+        ``fail`` moves the job to the failed store with ``error``/``traceback``.
+        """
+        ...
+
+    async def get(self, queue: str, job_id: str) -> JobRecord | None: ...
+
+    async def delete(self, queue: str, job_id: str) -> bool:
+        """Delete a pending, delayed or failed job (and its unique lock)."""
+        ...
+
+    async def counts(self, queue: str) -> QueueCounts: ...
+
+    async def list_failed(self, queue: str, limit: int = 100, offset: int = 0) -> list[JobRecord]:
+        """Failed jobs, oldest failure first."""
+        ...
+
+    async def retry_failed(self, queue: str, job_ids: Sequence[str] | None) -> int:
+        """Move failed jobs (all when ``job_ids`` is None) back to pending, attempts reset."""
+        ...
+
+    async def purge_failed(self, queue: str, older_than: float | None = None) -> int:
+        """Delete failed jobs that failed before epoch ``older_than`` (all when None)."""
+        ...
+
+    async def purge(self, queue: str) -> int:
+        """Delete every job of the queue in every state; return how many."""
+        ...
+
+    async def add_stats(self, worker: str, delta: StatsDelta) -> None: ...
+
+    async def worker_counts(self, worker: str) -> WorkerCounts: ...
+
+    async def heartbeat(self, worker: str, instance: str, ttl: float) -> None:
+        """Mark ``instance`` of ``worker`` alive for ``ttl`` seconds."""
+        ...
+
+    async def leave(self, worker: str, instance: str) -> None:
+        """Remove ``instance`` at once (clean stop)."""
+        ...
+
+    async def wait(self, queues: Sequence[str], timeout: float) -> None:
+        """Return when work may be available on one of ``queues`` or after ``timeout``.
+
+        Drivers that cannot be woken simply sleep ``timeout`` (the poll interval).
+        """
+        ...
+
+
+def unique_lock_key(queue: str, job: str, key: str) -> str:
+    """The unique lock's identity; parts are escaped so ``:`` in names cannot collide."""
+
+    def esc(part: str) -> str:
+        return part.replace("\\", "\\\\").replace(":", "\\:")
+
+    return f"{esc(queue)}:{esc(job)}:{esc(key)}"

@@ -1,0 +1,346 @@
+"""The in-process driver: complete semantics, no durability.
+
+For tests and single-process use. Another process cannot see it, so pushing
+to it from the CLI is refused by the CLI with a clear message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..job import Envelope
+from .base import (
+    ALL_CAPABILITIES,
+    LEASE_LOST,
+    Capability,
+    DriverInfo,
+    JobRecord,
+    JobState,
+    Outcome,
+    PushItem,
+    QueueCounts,
+    Reserved,
+    StatsDelta,
+    WorkerCounts,
+    unique_lock_key,
+)
+
+
+@dataclass(slots=True)
+class _Entry:
+    env: Envelope
+    state: JobState
+    unique_lock: str | None = None
+    unique_until: str = "done"
+    token: str | None = None
+    lease_until: float = 0.0
+    error: str | None = None
+    traceback: str | None = None
+    failed_at: float | None = None
+
+
+@dataclass(slots=True)
+class _Queue:
+    jobs: dict[str, _Entry] = field(default_factory=dict)
+    #: (available_at, id) for pending/delayed jobs; stale rows are skipped lazily.
+    ready: list[tuple[float, str]] = field(default_factory=list)
+    #: (lease_until, id) for reserved jobs; stale rows are skipped lazily.
+    leases: list[tuple[float, str]] = field(default_factory=list)
+    failed: dict[str, _Entry] = field(default_factory=dict)
+
+
+class MemoryDriver:
+    """Jobs in a dict per queue, heaps for due times and leases."""
+
+    type_name = "memory"
+    CAPABILITIES = ALL_CAPABILITIES - {Capability.CROSS_PROCESS}
+    capabilities = CAPABILITIES
+
+    def __init__(self) -> None:
+        self._queues: dict[str, _Queue] = {}
+        self._locks: dict[str, tuple[str, float | None]] = {}  # key -> (job id, expires)
+        self._stats: dict[str, list[int]] = {}
+        self._instances: dict[str, dict[str, float]] = {}
+        self._events: dict[tuple[int, str], asyncio.Event] = {}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], base_dir: Path) -> MemoryDriver:
+        return cls()
+
+    def describe(self) -> DriverInfo:
+        return DriverInfo(type="memory", target=f"process {os.getpid()}")
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def _q(self, name: str) -> _Queue:
+        q = self._queues.get(name)
+        if q is None:
+            q = self._queues[name] = _Queue()
+        return q
+
+    # ---- push -----------------------------------------------------------------
+
+    async def push(self, items: Sequence[PushItem]) -> list[str]:
+        now = time.time()
+        ids = []
+        for item in items:
+            ids.append(self._push_one(item, now))
+        return ids
+
+    def _push_one(self, item: PushItem, now: float) -> str:
+        env = item.envelope
+        lock = None
+        if env.unique is not None:
+            lock = unique_lock_key(env.queue, env.job, env.unique)
+            held = self._locks.get(lock)
+            if held is not None and (held[1] is None or held[1] > now):
+                return held[0]
+            expires = None if item.unique_for is None else now + item.unique_for
+            self._locks[lock] = (env.id, expires)
+        env = env.evolve(enqueued_at=now, available_at=now + item.delay)
+        q = self._q(env.queue)
+        state: JobState = "delayed" if item.delay > 0 else "pending"
+        q.jobs[env.id] = _Entry(env, state, lock, item.unique_until)
+        heapq.heappush(q.ready, (env.available_at, env.id))
+        self._wake(env.queue)
+        return env.id
+
+    def _drop_lock(self, entry: _Entry) -> None:
+        if entry.unique_lock is not None:
+            held = self._locks.get(entry.unique_lock)
+            if held is not None and held[0] == entry.env.id:
+                del self._locks[entry.unique_lock]
+            entry.unique_lock = None
+
+    # ---- reserve and settle -----------------------------------------------------
+
+    def _recover_leases(self, q: _Queue, now: float) -> None:
+        while q.leases and q.leases[0][0] <= now:
+            lease_until, job_id = heapq.heappop(q.leases)
+            entry = q.jobs.get(job_id)
+            if entry is None or entry.state != "reserved" or entry.lease_until != lease_until:
+                continue
+            entry.token = None
+            if entry.env.attempt >= entry.env.max_attempts:
+                self._to_failed(q, entry, LEASE_LOST, None, now)
+            else:
+                entry.state = "pending"
+                entry.env = entry.env.evolve(available_at=now)
+                heapq.heappush(q.ready, (now, job_id))
+
+    async def reserve(self, queue: str, count: int, lease: float) -> list[Reserved]:
+        now = time.time()
+        q = self._q(queue)
+        self._recover_leases(q, now)
+        out: list[Reserved] = []
+        while q.ready and len(out) < count and q.ready[0][0] <= now:
+            available_at, job_id = heapq.heappop(q.ready)
+            entry = q.jobs.get(job_id)
+            if entry is None or entry.state not in ("pending", "delayed"):
+                continue
+            if entry.env.available_at != available_at:
+                continue
+            entry.state = "reserved"
+            entry.token = os.urandom(8).hex()
+            entry.lease_until = now + lease
+            entry.env = entry.env.evolve(attempt=entry.env.attempt + 1)
+            if entry.unique_until == "start":
+                self._drop_lock(entry)
+            heapq.heappush(q.leases, (entry.lease_until, job_id))
+            out.append(Reserved(entry.env, entry.token, entry.lease_until))
+        return out
+
+    def _held(self, queue: str, job_id: str, token: str) -> _Entry | None:
+        entry = self._q(queue).jobs.get(job_id)
+        if entry is None or entry.state != "reserved" or entry.token != token:
+            return None
+        if entry.lease_until <= time.time():
+            return None
+        return entry
+
+    async def renew(self, queue: str, job_id: str, token: str, lease: float) -> bool:
+        entry = self._held(queue, job_id, token)
+        if entry is None:
+            return False
+        entry.lease_until = time.time() + lease
+        heapq.heappush(self._q(queue).leases, (entry.lease_until, job_id))
+        return True
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        return [self._settle_one(o) for o in outcomes]
+
+    def _settle_one(self, o: Outcome) -> bool:
+        entry = self._held(o.queue, o.job_id, o.token)
+        if entry is None:
+            return False
+        q = self._q(o.queue)
+        now = time.time()
+        entry.token = None
+        if o.kind == "ack":
+            self._drop_lock(entry)
+            del q.jobs[o.job_id]
+        elif o.kind == "release":
+            attempt = entry.env.attempt - 1 if o.give_back_attempt else entry.env.attempt
+            entry.env = entry.env.evolve(available_at=now + o.delay, attempt=max(attempt, 0))
+            entry.state = "delayed" if o.delay > 0 else "pending"
+            entry.error = o.error
+            heapq.heappush(q.ready, (entry.env.available_at, o.job_id))
+            self._wake(o.queue)
+        else:
+            self._to_failed(q, entry, o.error or "failed", o.traceback, now)
+        return True
+
+    def _to_failed(
+        self, q: _Queue, entry: _Entry, error: str, tb: str | None, now: float
+    ) -> None:
+        self._drop_lock(entry)
+        entry.state = "failed"
+        entry.error, entry.traceback, entry.failed_at = error, tb, now
+        del q.jobs[entry.env.id]
+        q.failed[entry.env.id] = entry
+
+    # ---- inspection -------------------------------------------------------------
+
+    async def get(self, queue: str, job_id: str) -> JobRecord | None:
+        q = self._q(queue)
+        self._recover_leases(q, time.time())
+        entry = q.jobs.get(job_id) or q.failed.get(job_id)
+        return None if entry is None else self._record(entry)
+
+    def _record(self, entry: _Entry) -> JobRecord:
+        state = entry.state
+        if state in ("pending", "delayed"):
+            state = "delayed" if entry.env.available_at > time.time() else "pending"
+        return JobRecord(entry.env, state, entry.error, entry.traceback, entry.failed_at)
+
+    async def delete(self, queue: str, job_id: str) -> bool:
+        q = self._q(queue)
+        entry = q.failed.pop(job_id, None)
+        if entry is None:
+            entry = q.jobs.get(job_id)
+            if entry is None or entry.state == "reserved":
+                return False
+            del q.jobs[job_id]
+        self._drop_lock(entry)
+        return True
+
+    async def counts(self, queue: str) -> QueueCounts:
+        q = self._q(queue)
+        now = time.time()
+        self._recover_leases(q, now)
+        pending = delayed = reserved = 0
+        for e in q.jobs.values():
+            if e.state == "reserved":
+                reserved += 1
+            elif e.env.available_at > now:
+                delayed += 1
+            else:
+                pending += 1
+        return QueueCounts(pending, delayed, reserved, len(q.failed))
+
+    async def list_failed(self, queue: str, limit: int = 100, offset: int = 0) -> list[JobRecord]:
+        entries = sorted(self._q(queue).failed.values(), key=lambda e: (e.failed_at or 0, e.env.id))
+        return [self._record(e) for e in entries[offset:offset + limit]]
+
+    async def retry_failed(self, queue: str, job_ids: Sequence[str] | None) -> int:
+        q = self._q(queue)
+        ids = list(q.failed) if job_ids is None else [i for i in job_ids if i in q.failed]
+        now = time.time()
+        for job_id in ids:
+            entry = q.failed.pop(job_id)
+            entry.env = entry.env.evolve(attempt=0, available_at=now)
+            entry.state, entry.failed_at = "pending", None
+            q.jobs[job_id] = entry
+            heapq.heappush(q.ready, (now, job_id))
+        if ids:
+            self._wake(queue)
+        return len(ids)
+
+    async def purge_failed(self, queue: str, older_than: float | None = None) -> int:
+        q = self._q(queue)
+        doomed = [
+            i for i, e in q.failed.items()
+            if older_than is None or (e.failed_at or 0) < older_than
+        ]
+        for job_id in doomed:
+            del q.failed[job_id]
+        return len(doomed)
+
+    async def purge(self, queue: str) -> int:
+        q = self._q(queue)
+        n = len(q.jobs) + len(q.failed)
+        for entry in q.jobs.values():
+            self._drop_lock(entry)
+        self._queues[queue] = _Queue()
+        return n
+
+    # ---- stats and instances ------------------------------------------------------
+
+    async def add_stats(self, worker: str, delta: StatsDelta) -> None:
+        s = self._stats.setdefault(worker, [0, 0, 0])
+        s[0] += delta.succeeded
+        s[1] += delta.failed
+        s[2] += delta.retried
+
+    async def worker_counts(self, worker: str) -> WorkerCounts:
+        ok, failed, retried = self._stats.get(worker, [0, 0, 0])
+        now = time.time()
+        live = {i: t for i, t in self._instances.get(worker, {}).items() if t > now}
+        self._instances[worker] = live
+        return WorkerCounts(ok + failed + retried, ok, failed, retried, len(live))
+
+    async def heartbeat(self, worker: str, instance: str, ttl: float) -> None:
+        self._instances.setdefault(worker, {})[instance] = time.time() + ttl
+
+    async def leave(self, worker: str, instance: str) -> None:
+        self._instances.get(worker, {}).pop(instance, None)
+
+    # ---- waking -------------------------------------------------------------------
+
+    def _event(self, queue: str) -> asyncio.Event:
+        key = (id(asyncio.get_running_loop()), queue)
+        ev = self._events.get(key)
+        if ev is None:
+            ev = self._events[key] = asyncio.Event()
+        return ev
+
+    def _wake(self, queue: str) -> None:
+        for (_loop, name), ev in self._events.items():
+            if name == queue:
+                ev.set()
+
+    async def wait(self, queues: Sequence[str], timeout: float) -> None:
+        now = time.time()
+        due = [self._next_due(q) for q in queues]
+        soonest = min((d for d in due if d is not None), default=None)
+        if soonest is not None:
+            timeout = min(timeout, max(0.0, soonest - now))
+        events = [self._event(q) for q in queues]
+        waiters = [asyncio.ensure_future(ev.wait()) for ev in events]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+            for ev in events:
+                ev.clear()
+
+    def _next_due(self, queue: str) -> float | None:
+        q = self._q(queue)
+        times = []
+        if q.ready:
+            times.append(q.ready[0][0])
+        if q.leases:
+            times.append(q.leases[0][0])
+        return min(times) if times else None

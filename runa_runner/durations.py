@@ -1,0 +1,84 @@
+"""Duration strings (``"100ms"``, ``"1h30m"``, ``5``) to seconds."""
+
+from __future__ import annotations
+
+import math
+import re
+
+#: Seconds per unit, longest unit names first so that "ms" wins over "m".
+UNITS: dict[str, float] = {
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+}
+
+_PART = r"(?:\d+(?:\.\d+)?|\.\d+)(?:ms|s|m|h|d|w)"
+#: The whole grammar: one or more number+unit parts, e.g. 1h30m or 1.5s.
+DURATION_RE = re.compile(rf"^(?:{_PART})+$")
+_PART_RE = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h|d|w)")
+
+
+class DurationError(ValueError):
+    """Not a duration."""
+
+
+def parse_duration(value: object) -> float:
+    """Return ``value`` in seconds.
+
+    Accepts a non-negative number of seconds or a string of number+unit parts
+    (``ms s m h d w``), e.g. ``"250ms"``, ``"1h30m"``, ``"7d"``; a bare numeric
+    string is seconds too.
+
+    Raises:
+        DurationError: with a message saying what was expected.
+    """
+    if isinstance(value, bool):
+        raise DurationError(f"expected a duration like '5s' or '1h30m', got {value!r}")
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or value < 0:
+            raise DurationError(f"expected a non-negative duration, got {value!r}")
+        return float(value)
+    if not isinstance(value, str):
+        raise DurationError(f"expected a duration like '5s' or '1h30m', got {value!r}")
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None and text and text[0].isdigit():
+        return parse_duration(number)
+    if not DURATION_RE.match(text):
+        raise DurationError(
+            f"invalid duration {value!r} (expected e.g. '100ms', '5s', '2m', '24h', '1h30m')"
+        )
+    return sum(float(n) * UNITS[u] for n, u in _PART_RE.findall(text))
+
+
+def is_duration(value: object) -> bool:
+    """True when :func:`parse_duration` accepts ``value``."""
+    try:
+        parse_duration(value)
+    except DurationError:
+        return False
+    return True
+
+
+def format_duration(seconds: float) -> str:
+    """Render seconds compactly (``90`` -> ``"1m30s"``), for messages and ``--explain``."""
+    if seconds == 0:
+        return "0s"
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    out = []
+    rest = seconds
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if rest >= size:
+            n = int(rest // size)
+            out.append(f"{n}{unit}")
+            rest -= n * size
+    if rest or not out:
+        out.append(f"{rest:g}s")
+    return "".join(out)

@@ -1,0 +1,57 @@
+"""Handler introspection, done once at registration: sync or async, and the payload type."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import PydanticSchemaGenerationError, TypeAdapter
+
+from .errors import ConfigError
+from .job import Job
+
+
+def is_async_handler(handler: Callable[..., Any]) -> bool:
+    target = getattr(handler, "__call__", None) if not inspect.isroutine(handler) else handler
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(target)
+
+
+def payload_type(handler: Callable[..., Any]) -> Any:
+    """The ``T`` of the handler's first parameter annotation ``Job[T]``, or ``Any``."""
+    try:
+        sig = inspect.signature(handler)
+    except (TypeError, ValueError):
+        return Any
+    params = [
+        p for p in sig.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if not params:
+        raise ConfigError(f"handler {_name(handler)} must accept one argument (the job)")
+    try:
+        hints = typing.get_type_hints(handler)
+    except Exception:  # noqa: BLE001 - an unresolvable annotation means "no payload type"
+        hints = {}
+    ann = hints.get(params[0].name, Any)
+    if typing.get_origin(ann) is Job:
+        args = typing.get_args(ann)
+        return args[0] if args else Any
+    return Any
+
+
+def payload_adapter(handler: Callable[..., Any], ptype: Any) -> TypeAdapter[Any] | None:
+    if ptype is Any:
+        return None
+    try:
+        return TypeAdapter(ptype)
+    except PydanticSchemaGenerationError as exc:
+        raise ConfigError(
+            f"handler {_name(handler)}: payload type {ptype!r} cannot be validated by pydantic"
+        ) from exc
+
+
+def _name(handler: Callable[..., Any]) -> str:
+    module = getattr(handler, "__module__", "?")
+    return f"{module}:{getattr(handler, '__qualname__', repr(handler))}"

@@ -1,0 +1,149 @@
+"""From a push call to envelopes: payload validation, option resolution, meta merge."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from .drivers.base import PushItem, UniqueUntil
+from .errors import ConfigError, PayloadInvalid
+from .job import Envelope, new_id
+from .specs import JobSpec, QueueSpec
+
+if TYPE_CHECKING:
+    from .registry import Registry
+
+#: Jobs per driver call in push_many; bounds memory and round-trip size.
+BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PushOptions:
+    """Per-push overrides; None inherits (push > job > queue)."""
+
+    queue: str | None = None
+    delay: float | None = None
+    unique: str | None = None
+    unique_until: UniqueUntil | None = None
+    unique_for: float | None = None
+    retry: int | None = None
+    retry_delay: float | None = None
+    timeout: float | None = None
+    meta: Mapping[str, Any] | None = None
+
+
+def first(*values: Any) -> Any:
+    """The first value that is not None (option resolution: push, job, queue)."""
+    for v in values:
+        if v is not None:
+            return v
+    return None
+
+
+def validate_payload(spec: JobSpec, payload: Any) -> Any:
+    """The payload as JSON-ready data, or PayloadInvalid with one entry per bad field."""
+    if spec.adapter is None:
+        try:
+            return json.loads(json.dumps(payload))
+        except (TypeError, ValueError) as exc:
+            raise PayloadInvalid(spec.name, [("", f"payload is not JSON-serialisable: {exc}")])
+    try:
+        value = spec.adapter.validate_python(payload)
+    except ValidationError as exc:
+        errors = [
+            (".".join(str(p) for p in err["loc"]) or "payload", err["msg"])
+            for err in exc.errors(include_url=False)
+        ]
+        raise PayloadInvalid(spec.name, errors) from None
+    return spec.adapter.dump_python(value, mode="json")
+
+
+def check_options(opts: PushOptions) -> None:
+    for name in ("delay", "unique_for", "retry_delay", "timeout"):
+        value = getattr(opts, name)
+        if value is not None and value < 0:
+            raise ConfigError(f"push option {name} must be >= 0, got {value}")
+    if opts.retry is not None and opts.retry < 0:
+        raise ConfigError(f"push option retry must be >= 0, got {opts.retry}")
+    if opts.unique_until not in (None, "done", "start"):
+        raise ConfigError(f"push option unique_until must be 'done' or 'start', "
+                          f"got {opts.unique_until!r}")
+
+
+def build_item(spec: JobSpec, queue: QueueSpec, payload: Any, opts: PushOptions) -> PushItem:
+    timeout = first(opts.timeout, spec.timeout, queue.timeout)
+    env = Envelope(
+        id=new_id(),
+        queue=queue.name,
+        job=spec.name,
+        payload=payload,
+        max_retries=int(first(opts.retry, spec.retry, queue.retry)),
+        retry_delay=float(first(opts.retry_delay, spec.retry_delay, queue.retry_delay)),
+        timeout=None if timeout is None or timeout == 0 else float(timeout),
+        meta={**queue.meta, **spec.meta, **(opts.meta or {})},
+        unique=opts.unique,
+    )
+    if queue.max_payload_bytes is not None:
+        size = len(json.dumps(payload, separators=(",", ":")).encode())
+        if size > queue.max_payload_bytes:
+            raise PayloadInvalid(spec.name, [(
+                "", f"payload is {size} bytes, over queue '{queue.name}' limit of "
+                f"{queue.max_payload_bytes} bytes",
+            )])
+    return PushItem(
+        envelope=env,
+        delay=float(opts.delay or 0.0),
+        unique_until=first(opts.unique_until, spec.unique_until),
+        unique_for=first(opts.unique_for, spec.unique_for),
+    )
+
+
+async def push_many(
+    registry: Registry, job: str, payloads: Sequence[Any], opts: PushOptions
+) -> list[str]:
+    """Validate all payloads (nothing is enqueued if one is bad), then push in batches."""
+    registry._require_frozen()
+    check_options(opts)
+    spec = registry.job_spec(job)
+    queue = registry.queue_spec(opts.queue or spec.queue)
+    items = [build_item(spec, queue, validate_payload(spec, p), opts) for p in payloads]
+    driver = await registry.open_driver(queue.driver)
+    chain = [*registry.push_middleware, *queue.middleware]
+    if not chain:
+        ids: list[str] = []
+        for start in range(0, len(items), BATCH):
+            ids.extend(await driver.push(items[start:start + BATCH]))
+        return ids
+
+    async def store(item: PushItem) -> str:
+        return (await driver.push([item]))[0]
+
+    call = _wrap_push(chain, store)
+    return [await call(item) for item in items]
+
+
+def _wrap_push(
+    chain: Sequence[Any], inner: Callable[[PushItem], Awaitable[str]]
+) -> Callable[[PushItem], Awaitable[str]]:
+    """Compose push middleware, outermost first; each sees the envelope and returns the id."""
+    call = inner
+    for mw in reversed(chain):
+        call = _bind_push(mw, call)
+    return call
+
+
+def _bind_push(
+    mw: Any, nxt: Callable[[PushItem], Awaitable[str]]
+) -> Callable[[PushItem], Awaitable[str]]:
+    async def call(item: PushItem) -> str:
+        async def call_next(envelope: Envelope) -> str:
+            return await nxt(PushItem(envelope, item.delay, item.unique_until, item.unique_for))
+
+        result: str = await mw(item.envelope, call_next)
+        return result
+
+    return call

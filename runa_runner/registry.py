@@ -1,0 +1,450 @@
+"""The registry: drivers, queues, workers and jobs, filled by a builder and then frozen.
+
+``rr.load("jobs.yaml")`` and the standalone builder (``rr.Registry()`` then
+``.driver() .queue() .worker() .job() .freeze()``) produce the same object.
+After ``freeze()`` every change raises :class:`RegistryFrozen`; the frozen
+registry is what pushes jobs and what a worker unit runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from . import specs
+from .drivers.base import Driver, JobRecord, UniqueUntil
+from .errors import ConfigError, RegistryFrozen, UnknownName
+from .handlers import is_async_handler, payload_adapter, payload_type
+from .specs import JobInfo, JobSpec, QueueInfo, QueueSpec, WorkerInfo, WorkerSpec
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_current: Registry | None = None
+
+
+def default() -> Registry:
+    """The running registry (inside a worker), else the last one frozen in this process."""
+    if _current is None:
+        raise UnknownName("no registry: call rr.load(...) or freeze a Registry first")
+    return _current
+
+
+def set_default(registry: Registry) -> None:
+    global _current
+    _current = registry
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+class Registry:
+    """Holds what runs: drivers by name, queue/worker/job specs, middleware."""
+
+    def __init__(self) -> None:
+        from .drivers.memory import MemoryDriver
+
+        self._frozen = False
+        self._drivers: dict[str, Driver] = {specs.MEMORY_DRIVER: MemoryDriver()}
+        self._queues: dict[str, QueueSpec] = {}
+        self._workers: dict[str, WorkerSpec] = {}
+        self._jobs: dict[str, JobSpec] = {}
+        self._push_middleware: list[specs.PushMiddleware] = []
+        self._run_middleware: list[specs.RunMiddleware] = []
+        self._opened: set[str] = set()
+        self._open_lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sync_loop: asyncio.AbstractEventLoop | None = None
+        self._sync_lock = threading.Lock()
+
+    # ---- building ---------------------------------------------------------------
+
+    def _check_mutable(self, what: str) -> None:
+        if self._frozen:
+            raise RegistryFrozen(f"registry is frozen: cannot {what}")
+
+    def driver(self, name: str, driver: Driver) -> Registry:
+        """Register a driver instance under ``name``."""
+        self._check_mutable(f"add driver '{name}'")
+        self._drivers[name] = driver
+        return self
+
+    def queue(
+        self,
+        name: str,
+        *,
+        driver: str | None = None,
+        workers: Sequence[str] | None = None,
+        retry: int = specs.DEFAULT_RETRY,
+        retry_delay: float = specs.DEFAULT_RETRY_DELAY,
+        retry_backoff: specs.Backoff = "fixed",
+        retry_max_delay: float | None = None,
+        timeout: float | None = None,
+        retention: float = specs.DEFAULT_RETENTION,
+        max_payload_bytes: int | None = None,
+        meta: Mapping[str, Any] | None = None,
+        middleware: Sequence[specs.PushMiddleware] = (),
+    ) -> Registry:
+        """Declare a queue (seed defaults: workers ``[default]``, retry 0, retry_delay 1s)."""
+        self._check_mutable(f"add queue '{name}'")
+        self._queues[name] = QueueSpec(
+            name=name,
+            driver=driver or specs.MEMORY_DRIVER,
+            workers=tuple(workers) if workers is not None else (specs.DEFAULT_WORKER,),
+            retry=retry,
+            retry_delay=retry_delay,
+            retry_backoff=retry_backoff,
+            retry_max_delay=retry_max_delay,
+            timeout=timeout,
+            retention=retention,
+            max_payload_bytes=max_payload_bytes,
+            meta=specs.frozen_map(meta),
+            middleware=tuple(middleware),
+        )
+        return self
+
+    def worker(
+        self,
+        name: str,
+        *,
+        concurrency: int = specs.DEFAULT_CONCURRENCY,
+        poll_interval: float = specs.DEFAULT_POLL_INTERVAL,
+        lease: float = specs.DEFAULT_LEASE,
+        stop_timeout: float = specs.DEFAULT_STOP_TIMEOUT,
+        meta: Mapping[str, Any] | None = None,
+        middleware: Sequence[specs.RunMiddleware] = (),
+    ) -> Registry:
+        """Declare a worker pool (seed defaults: concurrency 1, lease 30s, stop_timeout 30s)."""
+        self._check_mutable(f"add worker '{name}'")
+        if concurrency < 1:
+            raise ConfigError(f"worker '{name}': concurrency must be >= 1")
+        if lease <= 0:
+            raise ConfigError(f"worker '{name}': lease must be > 0")
+        self._workers[name] = WorkerSpec(
+            name=name,
+            concurrency=concurrency,
+            poll_interval=poll_interval,
+            lease=lease,
+            stop_timeout=stop_timeout,
+            meta=specs.frozen_map(meta),
+            middleware=tuple(middleware),
+        )
+        return self
+
+    def job(
+        self,
+        name: str,
+        handler: Callable[..., Any] | None = None,
+        *,
+        queue: str | None = None,
+        retry: int | None = None,
+        retry_delay: float | None = None,
+        timeout: float | None = None,
+        unique_until: UniqueUntil = "done",
+        unique_for: float | None = None,
+        meta: Mapping[str, Any] | None = None,
+        handler_path: str | None = None,
+    ) -> Any:
+        """Register a job type; also usable as a decorator: ``@r.job("mail.send")``."""
+        if handler is None:
+
+            def decorate(fn: F) -> F:
+                self.job(
+                    name, fn, queue=queue, retry=retry, retry_delay=retry_delay,
+                    timeout=timeout, unique_until=unique_until, unique_for=unique_for,
+                    meta=meta, handler_path=handler_path,
+                )
+                return fn
+
+            return decorate
+        self._check_mutable(f"add job '{name}'")
+        if not callable(handler):
+            raise ConfigError(f"job '{name}': handler {handler!r} is not callable")
+        ptype = payload_type(handler)
+        self._jobs[name] = JobSpec(
+            name=name,
+            handler=handler,
+            is_async=is_async_handler(handler),
+            payload_type=ptype,
+            adapter=payload_adapter(handler, ptype),
+            queue=queue or specs.DEFAULT_QUEUE,
+            retry=retry,
+            retry_delay=retry_delay,
+            timeout=timeout,
+            unique_until=unique_until,
+            unique_for=unique_for,
+            meta=specs.frozen_map(meta),
+            handler_path=handler_path,
+        )
+        return self
+
+    def use_push(self, middleware: specs.PushMiddleware) -> Registry:
+        """Add a push middleware for every queue (outermost first)."""
+        self._check_mutable("add middleware")
+        self._push_middleware.append(middleware)
+        return self
+
+    def use_run(self, middleware: specs.RunMiddleware) -> Registry:
+        """Add a run middleware for every worker (outermost first)."""
+        self._check_mutable("add middleware")
+        self._run_middleware.append(middleware)
+        return self
+
+    def freeze(self) -> Registry:
+        """Check references and freeze; afterwards every change raises RegistryFrozen."""
+        if self._frozen:
+            return self
+        if not self._queues:
+            self._queues[specs.DEFAULT_QUEUE] = QueueSpec(name=specs.DEFAULT_QUEUE)
+        if not self._workers:
+            self._workers[specs.DEFAULT_WORKER] = WorkerSpec(name=specs.DEFAULT_WORKER)
+        problems = list(self._reference_problems())
+        if problems:
+            raise ConfigError("; ".join(problems))
+        self._frozen = True
+        self._drivers_view = MappingProxyType(self._drivers)
+        set_default(self)
+        return self
+
+    def _reference_problems(self) -> Iterable[str]:
+        for q in self._queues.values():
+            if q.driver not in self._drivers:
+                yield (f"queue '{q.name}': unknown driver '{q.driver}'"
+                       + did_you_mean(q.driver, self._drivers))
+            for w in q.workers:
+                if w not in self._workers:
+                    yield (f"queue '{q.name}': unknown worker '{w}'"
+                           + did_you_mean(w, self._workers))
+            if not q.workers:
+                yield f"queue '{q.name}': no worker serves it"
+        for j in self._jobs.values():
+            if j.queue not in self._queues:
+                yield (f"job '{j.name}': unknown queue '{j.queue}'"
+                       + did_you_mean(j.queue, self._queues))
+
+    # ---- reading ----------------------------------------------------------------
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    @property
+    def queues(self) -> Mapping[str, QueueSpec]:
+        return MappingProxyType(self._queues)
+
+    @property
+    def workers(self) -> Mapping[str, WorkerSpec]:
+        return MappingProxyType(self._workers)
+
+    @property
+    def jobs(self) -> Mapping[str, JobSpec]:
+        return MappingProxyType(self._jobs)
+
+    @property
+    def drivers(self) -> Mapping[str, Driver]:
+        return MappingProxyType(self._drivers)
+
+    @property
+    def push_middleware(self) -> tuple[specs.PushMiddleware, ...]:
+        return tuple(self._push_middleware)
+
+    @property
+    def run_middleware(self) -> tuple[specs.RunMiddleware, ...]:
+        return tuple(self._run_middleware)
+
+    def queue_spec(self, name: str) -> QueueSpec:
+        try:
+            return self._queues[name]
+        except KeyError:
+            raise UnknownName(f"unknown queue '{name}'" + did_you_mean(name, self._queues)) from None
+
+    def worker_spec(self, name: str) -> WorkerSpec:
+        try:
+            return self._workers[name]
+        except KeyError:
+            raise UnknownName(
+                f"unknown worker '{name}'" + did_you_mean(name, self._workers)
+            ) from None
+
+    def job_spec(self, name: str) -> JobSpec:
+        try:
+            return self._jobs[name]
+        except KeyError:
+            raise UnknownName(f"unknown job '{name}'" + did_you_mean(name, self._jobs)) from None
+
+    def queues_of(self, worker: str) -> list[QueueSpec]:
+        """Queues served by ``worker``, in declaration order."""
+        return [q for q in self._queues.values() if worker in q.workers]
+
+    def stats_driver_name(self, worker: str) -> str:
+        """Where a worker pool's counters live: the driver of its first queue."""
+        queues = self.queues_of(worker)
+        return queues[0].driver if queues else specs.MEMORY_DRIVER
+
+    # ---- drivers ----------------------------------------------------------------
+
+    def _require_frozen(self) -> None:
+        if not self._frozen:
+            raise ConfigError("freeze() the registry before pushing or running jobs")
+
+    async def open_driver(self, name: str) -> Driver:
+        """The driver ``name``, opened on first use (on this event loop)."""
+        driver = self._drivers[name]
+        if name in self._opened:
+            return driver
+        loop = asyncio.get_running_loop()
+        if self._open_lock is None or self._loop is not loop:
+            self._open_lock = asyncio.Lock()
+            self._loop = loop
+        async with self._open_lock:
+            if name not in self._opened:
+                await driver.open()
+                self._opened.add(name)
+        return driver
+
+    async def queue_driver(self, queue: str) -> Driver:
+        return await self.open_driver(self.queue_spec(queue).driver)
+
+    async def close(self) -> None:
+        """Close every opened driver (pending pushes are already stored)."""
+        opened, self._opened = self._opened, set()
+        for name in opened:
+            await self._drivers[name].close()
+
+    # ---- pushing (implemented in pushing.py) ------------------------------------
+
+    async def push(
+        self,
+        job: str,
+        payload: Any = None,
+        *,
+        queue: str | None = None,
+        delay: float | None = None,
+        unique: str | None = None,
+        unique_until: UniqueUntil | None = None,
+        unique_for: float | None = None,
+        retry: int | None = None,
+        retry_delay: float | None = None,
+        timeout: float | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Validate ``payload`` and enqueue one job; return its id.
+
+        Options left as None inherit (push > job > queue), so ``retry=0``
+        really disables retries. A duplicate ``unique`` key returns the
+        existing job's id.
+
+        Raises:
+            PayloadInvalid: with one ``JOB: FIELD: message`` line per field; nothing enqueued.
+        """
+        from .pushing import PushOptions, push_many
+
+        opts = PushOptions(
+            queue=queue, delay=delay, unique=unique, unique_until=unique_until,
+            unique_for=unique_for, retry=retry, retry_delay=retry_delay,
+            timeout=timeout, meta=meta,
+        )
+        ids = await push_many(self, job, [payload], opts)
+        return ids[0]
+
+    async def push_many(
+        self, job: str, payloads: Iterable[Any], **options: Any
+    ) -> list[str]:
+        """Validate every payload first, then enqueue them in batches; return the ids."""
+        from .pushing import PushOptions, push_many
+
+        return await push_many(self, job, list(payloads), PushOptions(**options))
+
+    def push_sync(self, job: str, payload: Any = None, **options: Any) -> str:
+        """``push`` for sync callers: any thread, with or without a running event loop."""
+        return self.run_sync(self.push(job, payload, **options))
+
+    def run_sync(self, coro: Any) -> Any:
+        """Run a coroutine of this registry from sync code (see ``push_sync``)."""
+        loop = self._loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is not None and loop.is_running() and running is not loop:
+            fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, loop)
+            return fut.result()
+        if running is not None:
+            coro.close()
+            raise ConfigError("push_sync called on the event loop thread: use 'await push(...)'")
+        with self._sync_lock:
+            if self._sync_loop is None:
+                self._sync_loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=self._sync_loop.run_forever, name="runa-sync", daemon=True
+                ).start()
+        return asyncio.run_coroutine_threadsafe(coro, self._sync_loop).result()
+
+    # ---- information ------------------------------------------------------------
+
+    async def queue_info(self) -> list[QueueInfo]:
+        """Counts per queue (None where the driver cannot count)."""
+        out = []
+        for q in self._queues.values():
+            driver = await self.open_driver(q.driver)
+            c = await driver.counts(q.name)
+            out.append(QueueInfo(q.name, q.driver, list(q.workers),
+                                 c.pending, c.delayed, c.reserved, c.failed))
+        return out
+
+    async def worker_info(self) -> list[WorkerInfo]:
+        """Counters per worker pool, summed over its processes, and live instances."""
+        out = []
+        for w in self._workers.values():
+            driver = await self.open_driver(self.stats_driver_name(w.name))
+            c = await driver.worker_counts(w.name)
+            out.append(WorkerInfo(
+                w.name, [q.name for q in self.queues_of(w.name)], w.concurrency,
+                c.instances, c.processed, c.succeeded, c.failed, c.retried,
+            ))
+        return out
+
+    async def job_info(self, job_id: str) -> JobInfo | None:
+        """The stored job, or None (a succeeded job is deleted, so it is unknown)."""
+        for q in self._queues.values():
+            driver = await self.open_driver(q.driver)
+            rec = await driver.get(q.name, job_id)
+            if rec is not None:
+                return record_info(rec)
+        return None
+
+    async def failed(self, queue: str, limit: int = 1000, offset: int = 0) -> list[JobInfo]:
+        driver = await self.queue_driver(queue)
+        return [record_info(r) for r in await driver.list_failed(queue, limit, offset)]
+
+    async def retry_failed(self, queue: str, job_ids: Sequence[str] | None = None) -> int:
+        driver = await self.queue_driver(queue)
+        return await driver.retry_failed(queue, job_ids)
+
+    async def purge_failed(self, queue: str, older_than: float | None = None) -> int:
+        driver = await self.queue_driver(queue)
+        return await driver.purge_failed(queue, older_than)
+
+    async def delete(self, queue: str, job_id: str) -> bool:
+        driver = await self.queue_driver(queue)
+        return await driver.delete(queue, job_id)
+
+    async def purge(self, queue: str) -> int:
+        driver = await self.queue_driver(queue)
+        return await driver.purge(queue)
+
+
+def record_info(rec: JobRecord) -> JobInfo:
+    env = rec.envelope
+    return JobInfo(
+        id=env.id, queue=env.queue, job=env.job, state=rec.state, attempts=env.attempt,
+        max_attempts=env.max_attempts, payload=env.payload, meta=dict(env.meta),
+        error=rec.error, enqueued_at=env.enqueued_at, available_at=env.available_at,
+        traceback=rec.traceback,
+    )

@@ -1,0 +1,144 @@
+"""Frozen, compiled settings: what the manifest (or the builder) says, in seconds and callables.
+
+These are the seam between configuration and runtime; the runtime reads only these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from pydantic import TypeAdapter
+
+from .drivers.base import UniqueUntil
+
+#: Seed defaults (DESIGN.md §2).
+DEFAULT_RETRY = 0
+DEFAULT_RETRY_DELAY = 1.0
+DEFAULT_RETENTION = 7 * 86400.0
+DEFAULT_CONCURRENCY = 1
+DEFAULT_POLL_INTERVAL = 0.1
+DEFAULT_LEASE = 30.0
+DEFAULT_STOP_TIMEOUT = 30.0
+DEFAULT_QUEUE = "default"
+DEFAULT_WORKER = "default"
+MEMORY_DRIVER = "memory"
+
+Backoff = Literal["fixed", "exponential"]
+RunMiddleware = Callable[[Any, Callable[[Any], Awaitable[None]]], Awaitable[None]]
+PushMiddleware = Callable[[Any, Callable[[Any], Awaitable[str]]], Awaitable[str]]
+
+
+def frozen_map(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(data or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    name: str
+    driver: str = MEMORY_DRIVER
+    workers: tuple[str, ...] = (DEFAULT_WORKER,)
+    retry: int = DEFAULT_RETRY
+    retry_delay: float = DEFAULT_RETRY_DELAY
+    retry_backoff: Backoff = "fixed"
+    retry_max_delay: float | None = None
+    timeout: float | None = None
+    retention: float = DEFAULT_RETENTION
+    max_payload_bytes: int | None = None
+    meta: Mapping[str, Any] = field(default_factory=frozen_map)
+    middleware: tuple[PushMiddleware, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSpec:
+    name: str
+    concurrency: int = DEFAULT_CONCURRENCY
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    lease: float = DEFAULT_LEASE
+    stop_timeout: float = DEFAULT_STOP_TIMEOUT
+    meta: Mapping[str, Any] = field(default_factory=frozen_map)
+    middleware: tuple[RunMiddleware, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """A job type: its handler (decided once: sync or async, payload type) and defaults.
+
+    ``None`` for retry/retry_delay/timeout means "inherit from the queue".
+    """
+
+    name: str
+    handler: Callable[..., Any]
+    is_async: bool
+    payload_type: Any
+    adapter: TypeAdapter[Any] | None
+    queue: str = DEFAULT_QUEUE
+    retry: int | None = None
+    retry_delay: float | None = None
+    timeout: float | None = None
+    unique_until: UniqueUntil = "done"
+    unique_for: float | None = None
+    meta: Mapping[str, Any] = field(default_factory=frozen_map)
+    handler_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    """One row of ``list``: fields as in ``list --json``; None where a driver cannot count."""
+
+    name: str
+    driver: str
+    workers: list[str]
+    pending: int | None
+    delayed: int | None
+    reserved: int | None
+    failed: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """One worker pool's row of ``list``, counters summed over its processes."""
+
+    name: str
+    queues: list[str]
+    concurrency: int
+    instances: int | None
+    processed: int | None
+    succeeded: int | None
+    failed: int | None
+    retried: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """One stored job as ``job ID --json`` prints it (``traceback`` only in text output)."""
+
+    id: str
+    queue: str
+    job: str
+    state: str
+    attempts: int
+    max_attempts: int
+    payload: Any
+    meta: dict[str, Any]
+    error: str | None
+    enqueued_at: float
+    available_at: float
+    traceback: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "queue": self.queue,
+            "job": self.job,
+            "state": self.state,
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "payload": self.payload,
+            "meta": self.meta,
+            "error": self.error,
+            "enqueued_at": self.enqueued_at,
+            "available_at": self.available_at,
+        }
