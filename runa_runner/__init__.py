@@ -5,8 +5,6 @@ The public API is what this module exports; everything else may change.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from . import drivers
 from .errors import (
     Abort,
@@ -23,9 +21,7 @@ from .errors import (
 from .job import Envelope, Job
 from .registry import Registry, default
 from .specs import JobInfo, QueueInfo, WorkerInfo
-
-if TYPE_CHECKING:
-    from .worker import Unit
+from .worker import Unit
 
 __version__ = "0.1.0"
 
@@ -41,14 +37,6 @@ def load(path: str | None = None, *, import_handlers: bool = True) -> Registry:
     from .manifest import load_registry
 
     return load_registry(path, import_handlers=import_handlers)
-
-
-def __getattr__(name: str) -> Any:
-    if name == "Unit":
-        from .worker import Unit
-
-        return Unit
-    raise AttributeError(name)
 
 
 __all__ = [

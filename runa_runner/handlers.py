@@ -14,7 +14,8 @@ from .job import Job
 
 
 def is_async_handler(handler: Callable[..., Any]) -> bool:
-    target = getattr(handler, "__call__", None) if not inspect.isroutine(handler) else handler
+    # A callable object's coroutine-ness is on its __call__ method.
+    target = handler if inspect.isroutine(handler) else type(handler).__call__
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(target)
 
 
@@ -32,7 +33,7 @@ def payload_type(handler: Callable[..., Any]) -> Any:
         raise ConfigError(f"handler {_name(handler)} must accept one argument (the job)")
     try:
         hints = typing.get_type_hints(handler)
-    except Exception:  # noqa: BLE001 - an unresolvable annotation means "no payload type"
+    except Exception:  # an unresolvable annotation means "no payload type"
         hints = {}
     ann = hints.get(params[0].name, Any)
     if typing.get_origin(ann) is Job:

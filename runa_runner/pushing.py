@@ -50,7 +50,9 @@ def validate_payload(spec: JobSpec, payload: Any) -> Any:
         try:
             return json.loads(json.dumps(payload))
         except (TypeError, ValueError) as exc:
-            raise PayloadInvalid(spec.name, [("", f"payload is not JSON-serialisable: {exc}")])
+            raise PayloadInvalid(
+                spec.name, [("", f"payload is not JSON-serialisable: {exc}")]
+            ) from None
     try:
         value = spec.adapter.validate_python(payload)
     except ValidationError as exc:

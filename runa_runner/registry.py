@@ -262,7 +262,9 @@ class Registry:
         try:
             return self._queues[name]
         except KeyError:
-            raise UnknownName(f"unknown queue '{name}'" + did_you_mean(name, self._queues)) from None
+            raise UnknownName(
+                f"unknown queue '{name}'" + did_you_mean(name, self._queues)
+            ) from None
 
     def worker_spec(self, name: str) -> WorkerSpec:
         try:
@@ -363,7 +365,8 @@ class Registry:
 
     def push_sync(self, job: str, payload: Any = None, **options: Any) -> str:
         """``push`` for sync callers: any thread, with or without a running event loop."""
-        return self.run_sync(self.push(job, payload, **options))
+        job_id: str = self.run_sync(self.push(job, payload, **options))
+        return job_id
 
     def run_sync(self, coro: Any) -> Any:
         """Run a coroutine of this registry from sync code (see ``push_sync``)."""

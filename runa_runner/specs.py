@@ -31,7 +31,7 @@ RunMiddleware = Callable[[Any, Callable[[Any], Awaitable[None]]], Awaitable[None
 PushMiddleware = Callable[[Any, Callable[[Any], Awaitable[str]]], Awaitable[str]]
 
 
-def frozen_map(data: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def frozen_map(data: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
     return MappingProxyType(dict(data or {}))
 
 

@@ -1,0 +1,123 @@
+"""Running one reserved job: rebuild the typed Job, apply run middleware, enforce the timeout.
+
+Returns the Outcome to settle; cancellation for stop or lease loss is decided
+by the caller (the unit), which owns the task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from .drivers.base import Outcome, Reserved
+from .errors import Abort
+from .job import Job
+from .retrying import failure_outcome
+from .specs import JobSpec, QueueSpec, RunMiddleware
+
+Call = Callable[[Job[Any]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Running:
+    """One job in flight in a unit: what renewal, stop and the settle step need."""
+
+    reserved: Reserved
+    queue: QueueSpec
+    lease_until: float
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    task: asyncio.Task[None] | None = None
+    #: why the unit cancelled the task: "stop" or "lease"; None while running normally.
+    reason: str | None = None
+    thread: asyncio.Future[Any] | None = None
+
+
+class Poison(Exception):
+    """The message cannot run at all (unknown job name, invalid payload): fail it, no retry."""
+
+
+def build_job(spec: JobSpec | None, r: Running) -> Job[Any]:
+    env = r.reserved.envelope
+    if spec is None:
+        raise Poison(f"unknown job '{env.job}': no handler is declared for it")
+    payload = env.payload
+    if spec.adapter is not None:
+        try:
+            payload = spec.adapter.validate_python(payload)
+        except ValidationError as exc:
+            fields = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}"
+                for e in exc.errors(include_url=False)
+            )
+            raise Poison(f"invalid payload: {fields}") from None
+    return Job(
+        id=env.id, name=env.job, queue=env.queue, payload=payload, attempt=env.attempt,
+        max_attempts=env.max_attempts, meta=dict(env.meta), enqueued_at=env.enqueued_at,
+        timeout=env.timeout, cancelled=r.cancelled,
+    )
+
+
+def handler_call(spec: JobSpec, r: Running) -> Call:
+    """The innermost call: the handler itself (a sync one in a thread the unit can track)."""
+    if spec.is_async:
+        async def call_async(job: Job[Any]) -> None:
+            await spec.handler(job)
+
+        return call_async
+
+    async def call_sync(job: Job[Any]) -> None:
+        # A thread cannot be killed: on timeout we stop waiting and set job.cancelled,
+        # and the unit keeps the concurrency slot until the thread really returns.
+        r.thread = asyncio.ensure_future(asyncio.to_thread(spec.handler, job))
+        await asyncio.shield(r.thread)
+
+    return call_sync
+
+
+def wrap(middleware: Sequence[RunMiddleware], inner: Call) -> Call:
+    """Compose run middleware, outermost first: ``async def mw(job, call_next)``."""
+    call = inner
+    for mw in reversed(middleware):
+        call = _bind(mw, call)
+    return call
+
+
+def _bind(mw: RunMiddleware, nxt: Call) -> Call:
+    async def call(job: Job[Any]) -> None:
+        await mw(job, nxt)
+
+    return call
+
+
+async def execute(
+    spec: JobSpec | None, r: Running, middleware: Sequence[RunMiddleware]
+) -> Outcome:
+    """Run the handler once; map how it ended to an Outcome (ack, release or fail)."""
+    env = r.reserved.envelope
+    try:
+        job = build_job(spec, r)
+    except Poison as exc:
+        return Outcome(queue=env.queue, job_id=env.id, token=r.reserved.token,
+                       kind="fail", error=str(exc))
+    assert spec is not None
+    call = wrap(middleware, handler_call(spec, r))
+    timer = asyncio.timeout(env.timeout)
+    try:
+        async with timer:
+            await call(job)
+    except TimeoutError as exc:
+        if not timer.expired():
+            return failure_outcome(r.queue, r.reserved, exc)
+        r.cancelled.set()
+        return failure_outcome(r.queue, r.reserved, exc,
+                               error=f"timed out after {env.timeout:g}s")
+    except Abort as exc:
+        return failure_outcome(r.queue, r.reserved, exc)
+    except Exception as exc:
+        return failure_outcome(r.queue, r.reserved, exc)
+    return Outcome(queue=env.queue, job_id=env.id, token=r.reserved.token, kind="ack")

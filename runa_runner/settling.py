@@ -1,0 +1,108 @@
+"""Batched settlement: outcomes of many jobs go to the driver in one call.
+
+Each running job awaits its own outcome's future, so a job's slot is freed
+only once the driver has recorded the outcome (at-least-once is kept: an
+outcome that never reaches the driver means the lease lapses and the job runs again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from .drivers.base import Driver, Outcome, StatsDelta
+from .errors import DriverError
+
+log = logging.getLogger("runa_runner.worker")
+
+#: How often pending stat deltas are written to the stats driver (seconds).
+STATS_EVERY = 1.0
+
+
+class Settler:
+    """Collects outcomes, settles them per driver in batches, and keeps stat deltas."""
+
+    def __init__(
+        self,
+        stats_driver: Driver,
+        worker: str,
+        record: Callable[[Outcome, bool], StatsDelta],
+    ) -> None:
+        self._stats_driver = stats_driver
+        self._worker = worker
+        self._record = record
+        self._queue: asyncio.Queue[tuple[Driver, Outcome, asyncio.Future[bool]]] = asyncio.Queue()
+        self._pending = StatsDelta()
+
+    async def settle(self, driver: Driver, outcome: Outcome) -> bool:
+        """Queue ``outcome`` for the next batch; True if the job's token still held."""
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((driver, outcome, fut))
+        return await fut
+
+    async def run(self) -> None:
+        stats_task = asyncio.create_task(self._flush_stats_loop())
+        try:
+            while True:
+                batch = [await self._queue.get()]
+                while not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                await self._settle_batch(batch)
+        finally:
+            stats_task.cancel()
+
+    async def _settle_batch(
+        self, batch: list[tuple[Driver, Outcome, asyncio.Future[bool]]]
+    ) -> None:
+        groups: dict[int, list[tuple[Driver, Outcome, asyncio.Future[bool]]]] = {}
+        for item in batch:
+            groups.setdefault(id(item[0]), []).append(item)
+        for items in groups.values():
+            driver = items[0][0]
+            outcomes = [o for _, o, _ in items]
+            held = await self._settle_with_retry(driver, outcomes)
+            for (_, outcome, fut), ok in zip(items, held, strict=True):
+                self._add(self._record(outcome, ok))
+                if not fut.done():
+                    fut.set_result(ok)
+
+    async def _settle_with_retry(self, driver: Driver, outcomes: list[Outcome]) -> list[bool]:
+        delay = 0.1
+        while True:
+            try:
+                return await driver.settle(outcomes)
+            except DriverError as exc:
+                log.warning("settling %d job(s) failed, retrying in %.1fs: %s",
+                            len(outcomes), delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _add(self, delta: StatsDelta) -> None:
+        p = self._pending
+        self._pending = StatsDelta(p.succeeded + delta.succeeded, p.failed + delta.failed,
+                                   p.retried + delta.retried)
+
+    async def _flush_stats_loop(self) -> None:
+        while True:
+            await asyncio.sleep(STATS_EVERY)
+            await self.flush_stats()
+
+    async def flush_stats(self) -> None:
+        delta, self._pending = self._pending, StatsDelta()
+        if not delta:
+            return
+        try:
+            await self._stats_driver.add_stats(self._worker, delta)
+        except DriverError as exc:
+            self._add(delta)
+            log.warning("worker %s: could not record stats: %s", self._worker, exc)
+
+    async def close(self) -> None:
+        """Settle what is queued and write the last stat deltas."""
+        batch = []
+        while not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        if batch:
+            await self._settle_batch(batch)
+        await self.flush_stats()

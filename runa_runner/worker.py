@@ -1,0 +1,352 @@
+"""The worker unit: serves every queue bound to one worker pool.
+
+``Unit(registry, "critical").run()`` reserves only as many jobs as it has
+free slots (never more than ``concurrency`` handlers in flight), visits its
+queues round-robin, renews leases every ``lease/2``, settles outcomes in
+batches, and on ``stop()`` waits up to ``stop_timeout`` before releasing what
+is still running, with the attempt given back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from . import registry as registry_module
+from .drivers.base import Capability, Driver, Outcome, Reserved, StatsDelta
+from .errors import DriverError, StopTimedOut
+from .execution import Running, execute
+from .registry import Registry
+from .settling import Settler
+from .specs import QueueSpec
+
+log = logging.getLogger("runa_runner.worker")
+
+#: Seconds between instance heartbeats; an instance is dead after HEARTBEAT_TTL.
+HEARTBEAT_EVERY = 5.0
+HEARTBEAT_TTL = 15.0
+#: Longest pause between retries of a driver that keeps failing.
+MAX_BACKOFF = 5.0
+
+
+class Unit:
+    """Runs one worker pool of a frozen registry (the seed's ``queue.NewUnit``)."""
+
+    def __init__(self, registry: Registry, worker: str) -> None:
+        if not registry.frozen:
+            registry.freeze()
+        self.registry = registry
+        self.spec = registry.worker_spec(worker)
+        self.name = worker
+        self.queues: tuple[QueueSpec, ...] = tuple(registry.queues_of(worker))
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+        self.counts = StatsDelta()
+        self._middleware = (*registry.run_middleware, *self.spec.middleware)
+        self._inflight: dict[str, Running] = {}
+        self._threads: set[asyncio.Future[Any]] = set()
+        self._changed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._done = asyncio.Event()
+        self._stop_now = False
+        self._cursor = 0
+        self._drivers: dict[str, Driver] = {}
+        self._settler: Settler | None = None
+        self._outage = False
+
+    # ---- lifecycle ----------------------------------------------------------------
+
+    async def run(self, burst: bool = False) -> None:
+        """Serve the queues until ``stop()`` (or, with ``burst``, until nothing is runnable).
+
+        Raises:
+            StopTimedOut: stop_timeout elapsed; unfinished jobs were released.
+        """
+        registry_module.set_default(self.registry)
+        self._stopping.clear()
+        self._done.clear()
+        for q in self.queues:
+            self._drivers[q.name] = await self.registry.open_driver(q.driver)
+        stats_driver = await self.registry.open_driver(self.registry.stats_driver_name(self.name))
+        self._settler = Settler(stats_driver, self.name, self._record)
+        background = [
+            asyncio.create_task(self._heartbeat(stats_driver)),
+            asyncio.create_task(self._renew_loop()),
+            asyncio.create_task(self._housekeeping()),
+            asyncio.create_task(self._settler.run()),
+        ]
+        timed_out = False
+        try:
+            await self._clean_expired()
+            await self._reserve_loop(burst)
+            timed_out = await self._drain()
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await self._settler.close()
+            await self._leave(stats_driver)
+            self._done.set()
+        if timed_out:
+            raise StopTimedOut(
+                f"worker '{self.name}': stop_timeout ({self.spec.stop_timeout:g}s) elapsed; "
+                "unfinished jobs were released back to their queues"
+            )
+
+    async def stop(self) -> None:
+        """Graceful stop: reserve nothing more, wait for in-flight jobs (bounded), return."""
+        self._stopping.set()
+        self._changed.set()
+        await self._done.wait()
+
+    def stop_now(self) -> None:
+        """Stop at once: in-flight jobs are released without waiting (second SIGINT)."""
+        self._stop_now = True
+        self._stopping.set()
+        self._changed.set()
+
+    # ---- reserving ----------------------------------------------------------------
+
+    def _free(self) -> int:
+        return self.spec.concurrency - len(self._inflight) - len(self._threads)
+
+    async def _reserve_loop(self, burst: bool) -> None:
+        while not self._stopping.is_set():
+            # Cleared before looking, so a job finishing meanwhile still wakes the wait.
+            self._changed.clear()
+            free = self._free()
+            if free <= 0:
+                await self._changed.wait()
+                continue
+            got = await self._reserve_round(free)
+            if got:
+                continue
+            if burst:
+                if not self._inflight and not self._threads:
+                    return
+                await self._changed.wait()
+            else:
+                await self._idle()
+
+    async def _reserve_round(self, free: int) -> int:
+        """One pass over the queues, starting one further each time (round-robin)."""
+        got = 0
+        n = len(self.queues)
+        start = self._cursor
+        self._cursor = (self._cursor + 1) % max(n, 1)
+        for i in range(n):
+            if got >= free or self._stopping.is_set():
+                break
+            q = self.queues[(start + i) % n]
+            try:
+                batch = await self._drivers[q.name].reserve(q.name, free - got, self.spec.lease)
+            except DriverError as exc:
+                await self._driver_trouble(exc)
+                continue
+            self._recovered()
+            for reserved in batch:
+                self._start(q, reserved)
+            got += len(batch)
+        return got
+
+    async def _idle(self) -> None:
+        """Wait for work: the drivers' wake-ups, a freed slot or stop, at most poll_interval."""
+        by_driver: dict[int, tuple[Driver, list[str]]] = {}
+        for q in self.queues:
+            d = self._drivers[q.name]
+            by_driver.setdefault(id(d), (d, []))[1].append(q.name)
+        waits: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(d.wait(names, self.spec.poll_interval))
+            for d, names in by_driver.values()
+        ]
+        waits.append(asyncio.ensure_future(self._stopping.wait()))
+        try:
+            done, _ = await asyncio.wait(
+                waits, timeout=max(self.spec.poll_interval, 0.001) * 2,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for task in done:
+                if not task.cancelled() and isinstance(task.exception(), DriverError):
+                    await self._driver_trouble(task.exception())  # type: ignore[arg-type]
+        finally:
+            for w in waits:
+                w.cancel()
+
+    async def _driver_trouble(self, exc: BaseException) -> None:
+        """One log line per outage, not per failed call; back off while it lasts."""
+        if not self._outage:
+            log.warning("worker %s: driver unavailable, retrying: %s", self.name, exc)
+            self._outage = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=min(MAX_BACKOFF, 1.0))
+
+    def _recovered(self) -> None:
+        if self._outage:
+            log.warning("worker %s: driver available again", self.name)
+            self._outage = False
+
+    # ---- running ------------------------------------------------------------------
+
+    def _start(self, queue: QueueSpec, reserved: Reserved) -> None:
+        r = Running(reserved=reserved, queue=queue, lease_until=reserved.lease_until)
+        self._inflight[reserved.envelope.id] = r
+        r.task = asyncio.create_task(self._run_one(r))
+
+    async def _run_one(self, r: Running) -> None:
+        env = r.reserved.envelope
+        spec = self.registry.jobs.get(env.job)
+        log.debug("job %s %s attempt %d/%d started", env.job, env.id, env.attempt,
+                  env.max_attempts)
+        try:
+            outcome: Outcome | None = await execute(spec, r, self._middleware)
+        except asyncio.CancelledError:
+            outcome = self._cancelled_outcome(r)
+            if outcome is None and r.reason is None:
+                raise
+        finally:
+            self._track_thread(r)
+        try:
+            if outcome is not None:
+                assert self._settler is not None
+                await self._settler.settle(self._drivers[r.queue.name], outcome)
+                log.debug("job %s %s %s", env.job, env.id, outcome.kind)
+        finally:
+            self._inflight.pop(env.id, None)
+            self._changed.set()
+
+    def _cancelled_outcome(self, r: Running) -> Outcome | None:
+        r.cancelled.set()
+        env = r.reserved.envelope
+        if r.reason == "stop":
+            return Outcome(queue=env.queue, job_id=env.id, token=r.reserved.token,
+                           kind="release", give_back_attempt=True, error="released at stop")
+        return None  # lease lost: another worker holds the job now
+
+    def _track_thread(self, r: Running) -> None:
+        """A sync handler still running after timeout/cancel keeps its slot until it returns."""
+        thread = r.thread
+        if thread is None or thread.done():
+            return
+        self._threads.add(thread)
+
+        def gone(fut: asyncio.Future[Any]) -> None:
+            self._threads.discard(fut)
+            if not fut.cancelled():
+                fut.exception()  # consumed: the run was already settled
+            self._changed.set()
+
+        thread.add_done_callback(gone)
+
+    def _record(self, outcome: Outcome, held: bool) -> StatsDelta:
+        """Count an outcome once it is settled (a lost lease counts nothing)."""
+        if not held or outcome.give_back_attempt:
+            return StatsDelta()
+        if outcome.kind == "ack":
+            delta = StatsDelta(succeeded=1)
+        elif outcome.kind == "fail":
+            delta = StatsDelta(failed=1)
+        else:
+            delta = StatsDelta(retried=1)
+        c = self.counts
+        self.counts = StatsDelta(c.succeeded + delta.succeeded, c.failed + delta.failed,
+                                 c.retried + delta.retried)
+        return delta
+
+    # ---- leases -------------------------------------------------------------------
+
+    async def _renew_loop(self) -> None:
+        """Renew each lease when half of it is spent; cancel runs whose lease was lost."""
+        lease = self.spec.lease
+        tick = max(min(lease / 4, 1.0), 0.01)
+        while True:
+            await asyncio.sleep(tick)
+            now = time.time()
+            for r in list(self._inflight.values()):
+                if r.reason is not None or r.lease_until - now > lease / 2:
+                    continue
+                driver = self._drivers[r.queue.name]
+                if Capability.RENEW not in driver.capabilities:
+                    continue
+                env = r.reserved.envelope
+                try:
+                    held = await driver.renew(env.queue, env.id, r.reserved.token, lease)
+                except DriverError as exc:
+                    await self._driver_trouble(exc)
+                    continue
+                if held:
+                    r.lease_until = time.time() + lease
+                elif r.task is not None and not r.task.done():
+                    log.warning("job %s %s: lease lost, cancelling this run", env.job, env.id)
+                    r.reason = "lease"
+                    r.cancelled.set()
+                    r.task.cancel()
+
+    # ---- stopping -----------------------------------------------------------------
+
+    async def _drain(self) -> bool:
+        """Wait up to stop_timeout for in-flight jobs; release the rest. True if any were."""
+        if not self._inflight:
+            return False
+        if not self._stop_now:
+            deadline = time.monotonic() + self.spec.stop_timeout
+            while self._inflight and time.monotonic() < deadline and not self._stop_now:
+                self._changed.clear()
+                try:
+                    await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
+                except TimeoutError:
+                    break
+        left = list(self._inflight.values())
+        for r in left:
+            r.reason = "stop"
+            if r.task is not None:
+                r.task.cancel()
+        await asyncio.gather(*(r.task for r in left if r.task is not None),
+                             return_exceptions=True)
+        return bool(left)
+
+    # ---- background ---------------------------------------------------------------
+
+    async def _heartbeat(self, driver: Driver) -> None:
+        if Capability.INSTANCES not in driver.capabilities:
+            return
+        while True:
+            try:
+                await driver.heartbeat(self.name, self.instance, HEARTBEAT_TTL)
+            except DriverError as exc:
+                await self._driver_trouble(exc)
+            await asyncio.sleep(HEARTBEAT_EVERY)
+
+    async def _leave(self, driver: Driver) -> None:
+        if Capability.INSTANCES not in driver.capabilities:
+            return
+        try:
+            await driver.leave(self.name, self.instance)
+        except DriverError as exc:
+            log.warning("worker %s: could not deregister instance: %s", self.name, exc)
+
+    def _retention_queues(self) -> Sequence[QueueSpec]:
+        return [q for q in self.queues if q.retention > 0
+                and Capability.FAILED_STORE in self._drivers[q.name].capabilities]
+
+    async def _clean_expired(self) -> None:
+        """Delete failed jobs older than each queue's retention (retention 0 keeps them)."""
+        now = time.time()
+        for q in self._retention_queues():
+            try:
+                await self._drivers[q.name].purge_failed(q.name, now - q.retention)
+            except DriverError as exc:
+                await self._driver_trouble(exc)
+
+    async def _housekeeping(self) -> None:
+        queues = self._retention_queues()
+        if not queues:
+            return
+        every = max(0.05, min(60.0, min(q.retention for q in queues) / 2))
+        while True:
+            await asyncio.sleep(every)
+            await self._clean_expired()
