@@ -224,7 +224,7 @@ class Unit:
         env = r.reserved.envelope
         if r.reason == "stop":
             return Outcome(queue=env.queue, job_id=env.id, token=r.reserved.token,
-                           kind="release", give_back_attempt=True, error="released at stop")
+                           kind="release", give_back_attempt=True)
         return None  # lease lost: another worker holds the job now
 
     def _track_thread(self, r: Running) -> None:
