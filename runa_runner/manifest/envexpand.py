@@ -1,0 +1,67 @@
+"""``${VAR}`` and ``${VAR:-default}`` in manifest strings, so secrets stay out of the file.
+
+``$${`` stands for a literal ``${``. Only string values are expanded (never keys),
+and the result is always a string.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .document import Document, KeyPath
+from .problems import Problem
+
+#: ``$${`` (an escaped literal), or ``${NAME}`` / ``${NAME:-default}``, or a stray ``${``.
+_REF = re.compile(r"\$\$\{|\$\{(?:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})?")
+
+
+class EnvError(ValueError):
+    """A reference that cannot be expanded (unset variable, bad syntax)."""
+
+
+def expand(text: str, env: Mapping[str, str]) -> str:
+    """Return ``text`` with every reference replaced from ``env``.
+
+    Raises:
+        EnvError: a variable is unset and has no default, or a ``${`` is malformed.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        if match[0] == "$${":
+            return "${"
+        name, default = match[1], match[2]
+        if name is None:
+            raise EnvError(
+                f"invalid reference in {text!r} (expected ${{NAME}} or ${{NAME:-default}})"
+            )
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise EnvError(
+            f"environment variable '{name}' is not set (use ${{{name}:-default}} for a default)"
+        )
+
+    return _REF.sub(replace, text)
+
+
+def expand_document(doc: Document, env: Mapping[str, str]) -> list[Problem]:
+    """Expand every string value of ``doc.body`` in place; one problem per bad string."""
+    problems = []
+    for path, container, key, text in _strings(doc.body, ()):
+        try:
+            container[key] = expand(text, env)
+        except EnvError as exc:
+            problems.append(doc.problem(path, str(exc)))
+    return problems
+
+
+def _strings(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Any, Any, str]]:
+    items: Any = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in list(items):
+        if isinstance(value, str) and "${" in value:
+            yield (*path, key), node, key, value
+        elif isinstance(value, dict | list):
+            yield from _strings(value, (*path, key))

@@ -1,0 +1,135 @@
+"""Read YAML, TOML or JSON into a :class:`Document`, keeping every position.
+
+A syntax error, an empty file or a top-level list becomes one :class:`Problem`
+(raised as :class:`SourceError`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import ConfigError
+from .document import Document, KeyPath, Positions
+from .problems import Problem, show
+from .tomlpos import toml_positions
+
+#: Top-level keys of the manifest proper; without any of them, a `queue` table is the body.
+BODY_KEYS = frozenset({"drivers", "queues", "workers", "jobs", "default_driver", "app_dir"})
+
+
+class SourceError(ConfigError):
+    """The manifest cannot be read as a mapping."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.format())
+        self.problem = problem
+
+
+def read_document(path: Path, file: str) -> Document:
+    """Parse ``path`` (shown as ``file`` in messages) by its extension (YAML by default)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read manifest '{file}': {exc}") from exc
+
+    def fail(line: int, column: int, message: str) -> SourceError:
+        return SourceError(Problem(file, max(line, 1), max(column, 1), "", message))
+
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        data, positions = _load_toml(text, fail)
+    elif suffix == ".json":
+        data, positions = _load_json(text, fail)
+    else:
+        data, positions = _load_yaml(text, fail)
+    if data is None or (isinstance(data, str) and not data.strip()):
+        raise fail(1, 1, "the manifest is empty (expected a mapping of drivers, queues, "
+                   "workers and jobs)")
+    if not isinstance(data, dict):
+        line, column = positions.values.get((), (1, 1))
+        raise fail(line, column, f"expected a mapping at the top level, got {show(data)}")
+    doc = Document(file, path.resolve().parent, data, positions)
+    if "queue" in data and isinstance(data["queue"], dict) and not BODY_KEYS & set(data):
+        doc.prefix = ("queue",)  # the seed's layout: [queue.queues.<name>], [queue.workers.<name>]
+    return doc
+
+
+def _load_yaml(text: str, fail: Any) -> tuple[Any, Positions]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        positions = Positions()
+        dupes: list[SourceError] = []
+        data = _walk(loader, node, (), positions, dupes, fail) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise fail(line, column, f"invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise fail(1, 1, f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    if dupes:
+        raise dupes[0]
+    return data, positions
+
+
+def _walk(
+    loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath, pos: Positions,
+    dupes: list[SourceError], fail: Any,
+) -> Any:
+    pos.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # YAML merge keys (<<)
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            key = key if isinstance(key, str | int) else str(key)
+            at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in out:
+                dupes.append(fail(*at, f"duplicate key '{key}'"))
+            pos.keys[(*path, key)] = at
+            out[key] = _walk(loader, value_node, (*path, key), pos, dupes, fail)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_walk(loader, n, (*path, i), pos, dupes, fail) for i, n in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def _load_json(text: str, fail: Any) -> tuple[Any, Positions]:
+    if not text.strip():
+        return None, Positions()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise fail(exc.lineno, exc.colno, f"invalid JSON: {exc.msg}") from None
+    # JSON is (nearly) YAML: borrow the YAML composer for positions only, best effort.
+    try:
+        _, positions = _load_yaml(text, fail)
+    except SourceError:
+        positions = Positions()
+    return data, positions
+
+
+_TOML_AT = re.compile(r"^(.*?)\s*\(at line (\d+), column (\d+)\)$", re.DOTALL)
+
+
+def _load_toml(text: str, fail: Any) -> tuple[Any, Positions]:
+    if not text.strip():
+        return None, Positions()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_AT.match(str(exc))
+        if match:
+            raise fail(int(match[2]), int(match[3]), f"invalid TOML: {match[1]}") from None
+        raise fail(text.count("\n") + 1, 1, f"invalid TOML: {exc}") from None
+    if not data:
+        return None, Positions()  # TOML cannot spell an empty mapping: only comments
+    return data, toml_positions(text)
