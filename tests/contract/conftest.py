@@ -1,0 +1,153 @@
+"""The contract tier: every test here runs once per driver (memory, sqlite, redis, amqp).
+
+Fixtures:
+
+* ``driver_name`` — the parameter; ``driver_capabilities`` — that driver's capabilities
+  (used by ``@pytest.mark.needs``).
+* ``make_driver()`` — a new, unopened driver instance over this test's own namespace
+  (a fresh sqlite file, a unique Redis key prefix, a unique AMQP queue prefix). Two
+  calls give two instances over the same data where the driver is cross-process,
+  which is how a test plays "another worker process".
+* ``driver`` — one opened instance from ``make_driver``.
+* ``make_registry(...)`` — a frozen registry built with the builder on that driver.
+
+Everything a test created is removed afterwards: queues purged, Redis keys deleted,
+AMQP queues deleted. A driver module that does not exist yet (its owner is still
+writing it) skips its parameter; a service that does not answer skips too, or fails
+under ``RUNA_REQUIRE_SERVICES=1``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import runa_runner as rr
+from runa_runner.drivers.base import Capability, Driver
+
+from .helpers import DRIVER, QUEUE, WORKER, Namespace, cleanup_namespace
+
+DRIVERS = ["memory", "sqlite", "redis", "amqp"]
+
+#: driver name -> (module, class)
+MODULES = {
+    "memory": ("runa_runner.drivers.memory", "MemoryDriver"),
+    "sqlite": ("runa_runner.drivers.sqlite", "SQLiteDriver"),
+    "redis": ("runa_runner.drivers.redis", "RedisDriver"),
+    "amqp": ("runa_runner.drivers.amqp", "AMQPDriver"),
+}
+
+
+@pytest.fixture(params=DRIVERS)
+def driver_name(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def driver_class(driver_name: str, require_service: Callable[[str], None]) -> Any:
+    if driver_name in ("redis", "amqp"):
+        require_service(driver_name)
+    module_name, attr = MODULES[driver_name]
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        pytest.skip(f"driver not available yet ({driver_name}: {exc})")
+
+
+@pytest.fixture
+def driver_capabilities(driver_class: Any) -> frozenset[Capability]:
+    return frozenset(getattr(driver_class, "CAPABILITIES", None) or driver_class.capabilities)
+
+
+@pytest.fixture
+def namespace(
+    driver_name: str, driver_class: Any, tmp_path: Path, redis_url: str, amqp_url: str
+) -> Namespace:
+    return Namespace(driver_name, driver_class, tmp_path, redis_url, amqp_url, uuid.uuid4().hex)
+
+
+@pytest.fixture
+async def make_driver(namespace: Namespace) -> AsyncIterator[Callable[[], Driver]]:
+    """Factory: a new unopened driver over this test's namespace; all cleaned up after."""
+    made: list[Driver] = []
+
+    def make() -> Driver:
+        drv = namespace.build()
+        made.append(drv)
+        return drv
+
+    yield make
+    await cleanup_namespace(namespace, made)
+
+
+@pytest.fixture
+async def driver(make_driver: Callable[[], Driver]) -> AsyncIterator[Driver]:
+    """One opened driver instance (closed after the test)."""
+    drv = make_driver()
+    await drv.open()
+    yield drv
+    with contextlib.suppress(Exception):
+        await drv.close()
+
+
+JobDecl = Callable[..., Any] | tuple[Callable[..., Any], Mapping[str, Any]]
+
+
+@pytest.fixture
+async def make_registry(
+    make_driver: Callable[[], Driver],
+) -> AsyncIterator[Callable[..., rr.Registry]]:
+    """Factory for a frozen registry on the test's driver (registered as ``DRIVER``).
+
+    ``make_registry(jobs={"j": handler, "k": (handler, {"retry": 2})},
+    queues={"q": {"retry": 1}}, workers={"w": {"concurrency": 4}},
+    push_middleware=[...], run_middleware=[...])``. Queues default to ``{"q": {}}``
+    served by every declared worker; workers default to ``{"w": {}}`` with a short
+    poll interval; jobs go to the first queue unless they name one.
+    """
+    registries: list[rr.Registry] = []
+
+    def make(
+        jobs: Mapping[str, JobDecl] | None = None,
+        queues: Mapping[str, Mapping[str, Any]] | None = None,
+        workers: Mapping[str, Mapping[str, Any]] | None = None,
+        push_middleware: tuple[Any, ...] | list[Any] = (),
+        run_middleware: tuple[Any, ...] | list[Any] = (),
+    ) -> rr.Registry:
+        reg = rr.Registry().driver(DRIVER, make_driver())
+        workers = workers if workers is not None else {WORKER: {}}
+        queues = queues if queues is not None else {QUEUE: {}}
+        for name, opts in workers.items():
+            reg.worker(name, **{"poll_interval": 0.01, **opts})
+        for name, opts in queues.items():
+            reg.queue(name, **{"driver": DRIVER, "workers": list(workers), **opts})
+        first_queue = next(iter(queues))
+        for name, decl in (jobs or {}).items():
+            handler, opts = decl if isinstance(decl, tuple) else (decl, {})
+            reg.job(name, handler, **{"queue": first_queue, **opts})
+        for mw in push_middleware:
+            reg.use_push(mw)
+        for mw in run_middleware:
+            reg.use_run(mw)
+        reg.freeze()
+        registries.append(reg)
+        return reg
+
+    yield make
+    for reg in registries:
+        with contextlib.suppress(Exception):
+            await reg.close()
+
+
+@pytest.fixture(autouse=True)
+def _contract_needs_driver(driver_capabilities: frozenset[Capability]) -> Iterator[None]:
+    # Every contract test is parametrised by driver, even one that only uses
+    # make_registry, so `needs` always has capabilities to check.
+    yield

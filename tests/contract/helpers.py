@@ -1,0 +1,155 @@
+"""Helpers for the contract tier: building drivers per namespace, cleaning up, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from runa_runner.drivers.base import Capability, Driver, PushItem, Reserved, UniqueUntil
+from runa_runner.job import Envelope, new_id
+
+#: Names used by make_registry's defaults.
+DRIVER = "d"
+QUEUE = "q"
+WORKER = "w"
+
+#: Every queue name a test handed to a driver; AMQP queues cannot be listed, so
+#: cleanup deletes these names under the test's prefix.
+TOUCHED: set[str] = {QUEUE}
+
+T = TypeVar("T")
+
+
+@dataclass
+class Namespace:
+    """Where one test's data lives, for every driver type."""
+
+    driver_name: str
+    driver_class: Any
+    tmp_path: Path
+    redis_url: str
+    amqp_url: str
+    uid: str
+
+    @property
+    def prefix(self) -> str:
+        if self.driver_name == "redis":
+            return f"t:{self.uid}:"
+        return f"t{self.uid[:8]}."
+
+    def build(self) -> Driver:
+        cls = self.driver_class
+        if self.driver_name == "sqlite":
+            drv: Driver = cls(str(self.tmp_path / "queue.db"))
+        elif self.driver_name == "redis":
+            drv = cls(self.redis_url, prefix=self.prefix)
+        elif self.driver_name == "amqp":
+            drv = cls(self.amqp_url, prefix=self.prefix)
+        else:
+            drv = cls()
+        return drv
+
+
+async def cleanup_namespace(ns: Namespace, made: Sequence[Driver]) -> None:
+    """Purge what the test left and drop its Redis keys / AMQP queues; close its drivers."""
+    if made and ns.driver_name != "memory" and Capability.PURGE in made[0].capabilities:
+        drv = ns.build()
+        with contextlib.suppress(Exception):
+            await drv.open()
+            for queue in sorted(TOUCHED):
+                with contextlib.suppress(Exception):
+                    await drv.purge(queue)
+            await drv.close()
+    for drv in made:
+        with contextlib.suppress(Exception):
+            await drv.close()
+    if ns.driver_name == "redis":
+        await _drop_redis_keys(ns)
+    elif ns.driver_name == "amqp":
+        await _drop_amqp_queues(ns)
+
+
+async def _drop_redis_keys(ns: Namespace) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(ns.redis_url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{ns.prefix}*", count=500)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+async def _drop_amqp_queues(ns: Namespace) -> None:
+    import aio_pika
+
+    conn = await aio_pika.connect(ns.amqp_url)
+    try:
+        names = getattr(ns.driver_class, "queue_names", None)
+        for queue in sorted(TOUCHED):
+            # The driver may declare helper queues (delay, failed); it lists them if so.
+            full = list(names(ns.prefix, queue)) if callable(names) else [ns.prefix + queue]
+            for name in full:
+                channel = await conn.channel()
+                with contextlib.suppress(Exception):
+                    await channel.queue_delete(name)
+                with contextlib.suppress(Exception):
+                    await channel.close()
+    finally:
+        await conn.close()
+
+
+def item(
+    queue: str = QUEUE,
+    job: str = "j",
+    payload: Any = None,
+    *,
+    delay: float = 0.0,
+    unique: str | None = None,
+    unique_until: UniqueUntil = "done",
+    unique_for: float | None = None,
+    max_retries: int = 0,
+    retry_delay: float = 0.05,
+    **env: Any,
+) -> PushItem:
+    """A PushItem as the registry would build it (driver-level tests)."""
+    TOUCHED.add(queue)
+    envelope = Envelope(
+        id=new_id(), queue=queue, job=job, payload=payload, max_retries=max_retries,
+        retry_delay=retry_delay, unique=unique, **env,
+    )
+    return PushItem(envelope, delay, unique_until, unique_for)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], *, timeout: float = 5.0, interval: float = 0.01,
+    what: str = "condition",
+) -> T:
+    """Await ``probe()`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s (last: {value!r})")
+        await asyncio.sleep(interval)
+
+
+async def reserve_one(
+    driver: Driver, queue: str = QUEUE, lease: float = 30.0, timeout: float = 5.0
+) -> Reserved:
+    """Reserve one job, waiting (with a deadline) for one to become due."""
+
+    async def probe() -> list[Reserved]:
+        return await driver.reserve(queue, 1, lease)
+
+    got = await eventually(probe, timeout=timeout, what=f"a reservable job on {queue!r}")
+    assert len(got) == 1
+    return got[0]
