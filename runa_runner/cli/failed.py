@@ -1,0 +1,115 @@
+"""``runa-runner failed list|retry|delete|purge QUEUE [ID...]``: failed-job recovery."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from typing import Any
+
+from ..errors import UnknownName
+from ..registry import Registry
+from ..specs import JobInfo
+from . import context, output
+
+LIST_HEADERS = ("ID", "JOB", "ATTEMPTS", "ENQUEUED", "ERROR")
+#: Jobs fetched per page by ``failed list``.
+PAGE = 1000
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "failed", parents=[common], help="inspect and recover failed jobs",
+        description="list: show failed jobs; retry: move them back to pending (attempts "
+                    "reset); delete: remove them; purge: remove all (or --older-than D).",
+    )
+    p.add_argument("action", choices=("list", "retry", "delete", "purge"))
+    p.add_argument("queue", metavar="QUEUE")
+    p.add_argument("ids", metavar="ID", nargs="*", help="job ids (retry, delete)")
+    p.add_argument("--all", action="store_true", help="retry every failed job of the queue")
+    p.add_argument("--older-than", metavar="D", type=context.duration,
+                   help="purge only jobs that failed more than D ago")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run, failed_parser=p)
+
+
+def run(args: argparse.Namespace) -> int:
+    usage_problem = check_usage(args)
+    if usage_problem:
+        args.failed_parser.error(usage_problem)  # exits 2
+    registry = context.load(args, import_handlers=False)
+    registry.queue_spec(args.queue)  # unknown queue: one line with did-you-mean
+    action = {"list": list_failed, "retry": retry, "delete": delete, "purge": purge}
+    return context.run_with(registry, lambda r: action[args.action](r, args))
+
+
+def check_usage(args: argparse.Namespace) -> str | None:
+    """Which combinations make no sense (a usage error, exit 2), or None."""
+    if args.action in ("retry", "delete") and not args.ids and not args.all:
+        return f"failed {args.action}: give job IDs or --all"
+    if args.action == "delete" and args.all:
+        return "failed delete: --all is not supported; use 'failed purge QUEUE'"
+    if args.ids and args.all:
+        return f"failed {args.action}: give job IDs or --all, not both"
+    if args.ids and args.action in ("list", "purge"):
+        return f"failed {args.action}: takes no job IDs"
+    if args.older_than is not None and args.action != "purge":
+        return "--older-than applies to 'failed purge' only"
+    return None
+
+
+async def list_failed(registry: Registry, args: argparse.Namespace) -> int:
+    jobs: list[JobInfo] = []
+    while True:
+        page = await registry.failed(args.queue, limit=PAGE, offset=len(jobs))
+        jobs += page
+        if len(page) < PAGE:
+            break
+    if args.json:
+        output.print_json([j.to_dict() for j in jobs])
+        return 0
+    output.print_table(LIST_HEADERS, (
+        (j.id, j.job, f"{j.attempts}/{j.max_attempts}", _short_time(j.enqueued_at),
+         _first_line(j.error)) for j in jobs
+    ))
+    return 0
+
+
+async def retry(registry: Registry, args: argparse.Namespace) -> int:
+    ids = None if args.all else list(args.ids)
+    count = await registry.retry_failed(args.queue, ids)
+    report(args, "retried", count)
+    return 0 if ids is None or count == len(ids) else _missing(len(ids) - count, args.queue)
+
+
+async def delete(registry: Registry, args: argparse.Namespace) -> int:
+    unknown = [i for i in args.ids if not await registry.delete(args.queue, i)]
+    report(args, "deleted", len(args.ids) - len(unknown))
+    for job_id in unknown:
+        output.error_line(f"unknown job '{job_id}' in queue '{args.queue}'")
+    return 1 if unknown else 0
+
+
+async def purge(registry: Registry, args: argparse.Namespace) -> int:
+    cutoff = None if args.older_than is None else context.ago(args.older_than)
+    report(args, "purged", await registry.purge_failed(args.queue, cutoff))
+    return 0
+
+
+def report(args: argparse.Namespace, verb: str, count: int) -> None:
+    if args.json:
+        print(json.dumps({verb: count}))
+    else:
+        print(f"{verb} {count} failed job{'' if count == 1 else 's'} of queue '{args.queue}'")
+
+
+def _missing(count: int, queue: str) -> int:
+    raise UnknownName(f"{count} of the given jobs are not failed jobs of queue '{queue}'")
+
+
+def _first_line(text: str | None) -> str | None:
+    return text.strip().splitlines()[0] if text and text.strip() else text
+
+
+def _short_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")

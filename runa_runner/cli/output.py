@@ -1,0 +1,47 @@
+"""Rendering results for stdout: aligned tables and JSON.
+
+Results go to stdout and nothing else does, so commands compose in shell scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+#: How an unknown value (a driver that cannot count) shows in a table.
+MISSING = "-"
+
+
+def cell(value: Any) -> str:
+    """One table cell: None as ``-``, lists comma-joined, everything else as str."""
+    if value is None:
+        return MISSING
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value) or MISSING
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Left-aligned columns separated by two spaces, headers first (no trailing blanks)."""
+    cells = [list(headers), *([cell(v) for v in row] for row in rows)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+             for r in cells]
+    return "\n".join(lines)
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    print(table(headers, rows))
+
+
+def print_json(data: Any) -> None:
+    """Indented JSON on stdout (stable key order: as built)."""
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def error_line(message: str) -> None:
+    """One error line on stderr, in the form main() uses for our errors."""
+    print(f"runa-runner: error: {message}", file=sys.stderr)

@@ -1,0 +1,107 @@
+"""Signals and the event loop for ``work``: graceful first stop, immediate second stop.
+
+A sync handler runs in a thread that cannot be killed; the process must still
+exit when the contract says so, so threads still running once the units have
+stopped do not hold the exit (the process leaves with ``os._exit``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from ..registry import Registry
+from ..worker import Unit
+
+#: Seconds a second signal waits for the units' release before leaving regardless.
+HARD_EXIT_AFTER = 3.0
+#: Seconds to wait for handler threads after the units stopped.
+THREAD_GRACE = 1.0
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopper:
+    """Turns signals into unit stops: first graceful, second immediate."""
+
+    def __init__(self) -> None:
+        #: Each started unit and the task running it.
+        self.units: dict[Unit, asyncio.Task[Any]] = {}
+        self.stopping = False
+        self.exit_code: int | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in SIGNALS:
+            loop.add_signal_handler(sig, self.on_signal, sig)
+
+    def uninstall(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in SIGNALS:
+            loop.remove_signal_handler(sig)
+
+    def on_signal(self, sig: signal.Signals) -> None:
+        if not self.stopping:
+            self.stopping = True
+            task = asyncio.get_running_loop().create_task(self.stop_all())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        self.exit_code = 128 + sig.value
+        for unit in self.units:
+            unit.stop_now()
+        asyncio.get_running_loop().call_later(HARD_EXIT_AFTER, hard_exit, self.exit_code)
+
+    async def stop_all(self) -> None:
+        """Graceful stop of every unit (each waits up to its stop_timeout)."""
+        self.stopping = True
+        await asyncio.gather(*(stop_unit(u, t) for u, t in self.units.items()))
+
+
+async def stop_unit(unit: Unit, running: asyncio.Task[Any]) -> None:
+    """``unit.stop()``, unless its run already ended (a unit that failed to start never will)."""
+    if running.done():
+        return
+    stop = asyncio.ensure_future(unit.stop())
+    await asyncio.wait((stop, running), return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+
+
+def run_loop(registry: Registry, serve: Callable[[Stopper], Coroutine[Any, Any, int]]) -> int:
+    """Run ``serve`` with signal handling on a new loop; close drivers; don't wait on threads."""
+    loop = asyncio.new_event_loop()
+    stopper = Stopper()
+    stopper.install(loop)
+    try:
+        code = loop.run_until_complete(serve(stopper))
+    finally:
+        try:
+            loop.run_until_complete(registry.close())
+            stopper.uninstall(loop)
+            threads_done = loop.run_until_complete(shutdown_threads(loop))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+    if not threads_done:
+        hard_exit(code)
+    return code
+
+
+async def shutdown_threads(loop: asyncio.AbstractEventLoop) -> bool:
+    """Wait briefly for handler threads; False when one is still running."""
+    try:
+        await asyncio.wait_for(loop.shutdown_default_executor(), THREAD_GRACE)
+    except TimeoutError:
+        return False
+    return True
+
+
+def hard_exit(code: int) -> None:
+    """Leave now: flush what was written, skip joining threads that cannot be stopped."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)

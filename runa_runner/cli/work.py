@@ -1,0 +1,116 @@
+"""``runa-runner work WORKER... [--all] [--burst]``: run worker pools until stopped.
+
+Every named pool runs as a :class:`~runa_runner.worker.Unit` in one event loop.
+The first SIGTERM/SIGINT stops them gracefully (exit 1 if a pool's stop_timeout
+elapsed and jobs were released, else 0); a second signal stops at once (exit 130
+for SIGINT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from typing import Any
+
+from ..errors import StopTimedOut
+from ..registry import Registry
+from ..worker import Unit
+from . import context
+from .signals import Stopper, run_loop
+
+log = logging.getLogger("runa_runner.cli")
+#: Our stderr log handler (added once, even when main() runs several times in a process).
+HANDLER_NAME = "runa-runner-cli"
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "work", parents=[common], help="run worker pools",
+        description="Run the named worker pools (or --all) in this process until "
+                    "SIGTERM/SIGINT; with --burst, until their queues hold nothing runnable.",
+    )
+    p.add_argument("workers", metavar="WORKER", nargs="*", help="worker pool names")
+    p.add_argument("--all", action="store_true", help="run every worker pool of the manifest")
+    p.add_argument("--burst", action="store_true",
+                   help="exit once no job is due now and none is running")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every job (DEBUG)")
+    p.set_defaults(func=run, work_parser=p)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.workers and not args.all:
+        args.work_parser.error("give worker names or --all")
+    if args.workers and args.all:
+        args.work_parser.error("give worker names or --all, not both")
+    setup_logging(verbose=args.verbose)
+    registry = context.load(args)
+    names = list(registry.workers) if args.all else list(dict.fromkeys(args.workers))
+    for name in names:
+        registry.worker_spec(name)  # unknown name: one line with did-you-mean, exit 1
+    return run_loop(registry, lambda stopper: serve(registry, names, args.burst, stopper))
+
+
+def setup_logging(*, verbose: bool) -> None:
+    """Start/stop lines (INFO) and, with --verbose, one line per job (DEBUG), on stderr."""
+    root = logging.getLogger()
+    if not any(h.get_name() == HANDLER_NAME for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.set_name(HANDLER_NAME)
+        handler.setFormatter(logging.Formatter("runa-runner: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("runa_runner").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+async def serve(registry: Registry, names: list[str], burst: bool, stopper: Stopper) -> int:
+    """Run the units together; if one fails, stop the others gracefully and re-raise."""
+    tasks = []
+    for name in names:
+        unit = Unit(registry, name)
+        tasks.append(asyncio.create_task(run_unit(unit, burst, stopper)))
+        stopper.units[unit] = tasks[-1]
+    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    if pending:
+        await stopper.stop_all()
+        await asyncio.wait(pending)
+    for task in tasks:
+        task.result()  # raises the first unit's error, if any
+    if stopper.exit_code is not None:
+        return stopper.exit_code
+    return 1 if any(task.result() for task in tasks) else 0
+
+
+async def run_unit(unit: Unit, burst: bool, stopper: Stopper) -> bool:
+    """Run one unit with its start and stop lines; True if its stop timed out."""
+    if stopper.stopping:
+        return False
+    log.info("worker %s started (%s)", unit.name, summary(unit))
+    try:
+        await unit.run(burst=burst)
+    except StopTimedOut as exc:
+        log.warning("worker %s stopped: %s (%s)", unit.name, exc, counters(unit))
+        return True
+    log.info("worker %s stopped (%s)", unit.name, counters(unit))
+    return False
+
+
+def summary(unit: Unit) -> str:
+    queues = ", ".join(q.name for q in unit.queues) or "none"
+    drivers = dict.fromkeys(q.driver for q in unit.queues)
+    where = ", ".join(f"{name} {target(unit.registry, name)}" for name in drivers)
+    return (f"queues: {queues}; concurrency {unit.spec.concurrency}; "
+            f"driver{'s' if len(drivers) > 1 else ''} {where or 'none'}")
+
+
+def target(registry: Registry, driver_name: str) -> str:
+    info = registry.drivers[driver_name].describe()
+    if not info.target or info.target.startswith(f"{info.type}:"):
+        return info.target or info.type
+    return f"{info.type}:{info.target}"
+
+
+def counters(unit: Unit) -> str:
+    c = unit.counts
+    return (f"processed {c.processed}: {c.succeeded} succeeded, {c.failed} failed, "
+            f"{c.retried} retried")
