@@ -1,0 +1,126 @@
+"""Inspection and housekeeping: job lookup, counts, the failed store, purge, stats, instances.
+
+Synchronous functions over a connection; those that write run inside one
+``BEGIN IMMEDIATE`` transaction (``connection.run_write``), the rest are plain
+WAL reads. Semantics follow ``drivers/memory.py``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ...job import Envelope
+from ..base import JobRecord, JobState, QueueCounts, StatsDelta, WorkerCounts
+from .moves import recover_lapsed
+from .queries import Q
+
+
+def get(conn: sqlite3.Connection, queue: str, job_id: str) -> JobRecord | None:
+    """The job in any state (after lapsed leases were settled, like a reserve would)."""
+    recover_lapsed(conn, queue, time.time())
+    row = conn.execute(Q["get"], (queue, job_id)).fetchone()
+    return None if row is None else record(row, time.time())
+
+
+def record(row: Sequence[Any], now: float) -> JobRecord:
+    """A ``jobs`` row (``get`` column order) as a JobRecord; columns override the JSON."""
+    job_id, queue, job, state, raw, attempt, available_at, error, tb, failed_at = row
+    try:
+        env = Envelope.from_json(raw)
+    except (ValueError, TypeError):
+        # An unreadable envelope (moved to failed by reserve) still lists, without payload.
+        env = Envelope(id=job_id, queue=queue, job=job, payload=None)
+    env = env.evolve(attempt=attempt, available_at=available_at)
+    shown: JobState = state
+    if state == "pending" and available_at > now:
+        shown = "delayed"
+    return JobRecord(env, shown, error, tb, failed_at)
+
+
+def delete(conn: sqlite3.Connection, queue: str, job_id: str) -> bool:
+    """Delete a waiting or failed job and its unique lock; a reserved job stays."""
+    rows = conn.execute(Q["delete"], (queue, job_id)).fetchall()
+    if not rows:
+        return False
+    if rows[0][0] is not None:
+        conn.execute(Q["drop_lock"], (job_id,))
+    return True
+
+
+def counts(conn: sqlite3.Connection, queue: str) -> QueueCounts:
+    now = time.time()
+    recover_lapsed(conn, queue, now)
+    by_state = {state: (int(n), int(later)) for state, n, later in
+                conn.execute(Q["counts"], (queue, now))}
+    waiting, delayed = by_state.get("pending", (0, 0))
+    return QueueCounts(
+        pending=waiting - delayed,
+        delayed=delayed,
+        reserved=by_state.get("reserved", (0, 0))[0],
+        failed=by_state.get("failed", (0, 0))[0],
+    )
+
+
+def list_failed(conn: sqlite3.Connection, queue: str, limit: int, offset: int) -> list[JobRecord]:
+    now = time.time()
+    return [record(r, now) for r in conn.execute(Q["list_failed"], (queue, limit, offset))]
+
+
+def retry_failed(conn: sqlite3.Connection, queue: str, job_ids: Sequence[str] | None) -> int:
+    """Failed jobs back to pending with attempt 0 (all of the queue's when ``job_ids`` is None)."""
+    now = time.time()
+    if job_ids is None:
+        return int(conn.execute(Q["retry_failed_all"], (queue, now)).rowcount)
+    cur = conn.executemany(Q["retry_failed_one"], [(queue, now, i) for i in dict.fromkeys(job_ids)])
+    return int(cur.rowcount)
+
+
+def purge_failed(conn: sqlite3.Connection, queue: str, older_than: float | None) -> int:
+    return int(conn.execute(Q["purge_failed"], (queue, older_than)).rowcount)
+
+
+def purge(conn: sqlite3.Connection, queue: str) -> int:
+    conn.execute(Q["purge_locks"], (queue,))
+    return int(conn.execute(Q["purge"], (queue,)).rowcount)
+
+
+def add_stats(conn: sqlite3.Connection, worker: str, delta: StatsDelta) -> None:
+    conn.execute(Q["add_stats"], (worker, delta.succeeded, delta.failed, delta.retried))
+
+
+def worker_counts(conn: sqlite3.Connection, worker: str) -> WorkerCounts:
+    row = conn.execute(Q["worker_stats"], (worker,)).fetchone()
+    ok, failed, retried = row if row is not None else (0, 0, 0)
+    live = conn.execute(Q["live_instances"], (worker, time.time())).fetchone()[0]
+    return WorkerCounts(ok + failed + retried, ok, failed, retried, int(live))
+
+
+def heartbeat(conn: sqlite3.Connection, worker: str, instance: str, ttl: float) -> None:
+    now = time.time()
+    conn.execute(Q["prune_instances"], (now,))
+    conn.execute(Q["heartbeat"], (worker, instance, now + ttl))
+
+
+def leave(conn: sqlite3.Connection, worker: str, instance: str) -> None:
+    conn.execute(Q["leave"], (worker, instance))
+
+
+def next_due(conn: sqlite3.Connection, queues: Sequence[str]) -> tuple[float | None, int]:
+    """The earliest due or lease-lapse time over ``queues``, and PRAGMA data_version.
+
+    data_version changes when another connection commits, which is how an idle
+    waiter notices other processes' writes without re-running this query.
+    """
+    version = data_version(conn)  # first: a commit after it shows up as a change later
+    times: list[float] = []
+    for queue in queues:
+        due, lapse = conn.execute(Q["next_due"], (queue,)).fetchone()
+        times.extend(t for t in (due, lapse) if t is not None)
+    return (min(times) if times else None), version
+
+
+def data_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])

@@ -1,0 +1,172 @@
+-- Every statement the driver runs, one per "-- name:" block (loaded by queries.py).
+-- Parameters are positional; each block's header says what they are. The fencing
+-- condition "held" = the row is reserved with this token and its lease has not lapsed.
+
+-- name: lock_holder
+-- (key, now) -> job_id of a lock still held
+SELECT job_id FROM unique_locks
+ WHERE key = ?1 AND (expires_at IS NULL OR expires_at > ?2);
+
+-- name: take_lock
+-- (key, job_id, expires_at or NULL)
+INSERT OR REPLACE INTO unique_locks (key, job_id, expires_at) VALUES (?1, ?2, ?3);
+
+-- name: drop_lock
+-- (job_id): a job holds at most one lock, and only its own
+DELETE FROM unique_locks WHERE job_id = ?1;
+
+-- name: insert_job
+-- (id, queue, job, envelope, available_at, attempt, max_attempts, unique_lock, unique_until)
+INSERT OR REPLACE INTO jobs
+    (id, queue, job, state, envelope, available_at, attempt, max_attempts,
+     unique_lock, unique_until)
+VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9);
+
+-- name: lapsed_to_failed
+-- (queue, now, error) -> ids: lapsed leases on the last allowed attempt go to failed
+UPDATE jobs
+   SET state = 'failed', token = NULL, lease_until = NULL, unique_lock = NULL,
+       error = ?3, traceback = NULL, failed_at = ?2
+ WHERE queue = ?1 AND state = 'reserved' AND lease_until <= ?2 AND attempt >= max_attempts
+RETURNING id;
+
+-- name: lapsed_to_pending
+-- (queue, now): other lapsed leases become due at once, attempt kept
+UPDATE jobs
+   SET state = 'pending', token = NULL, lease_until = NULL, available_at = ?2,
+       envelope = json_set(envelope, '$.available_at', ?2)
+ WHERE queue = ?1 AND state = 'reserved' AND lease_until <= ?2;
+
+-- name: due
+-- (queue, now, limit) -> due jobs, oldest due first
+SELECT id, envelope, attempt, available_at, unique_lock, unique_until FROM jobs
+ WHERE queue = ?1 AND state = 'pending' AND available_at <= ?2
+ ORDER BY available_at, id
+ LIMIT ?3;
+
+-- name: mark_reserved
+-- (token, lease_until, attempt, envelope, id, clear_lock 0/1)
+UPDATE jobs
+   SET state = 'reserved', token = ?1, lease_until = ?2, attempt = ?3, envelope = ?4,
+       unique_lock = CASE WHEN ?6 THEN NULL ELSE unique_lock END
+ WHERE id = ?5;
+
+-- name: mark_corrupt
+-- (error, raw envelope, now, id): an unreadable envelope goes to failed, never to a worker
+UPDATE jobs
+   SET state = 'failed', token = NULL, lease_until = NULL, unique_lock = NULL,
+       error = ?1, traceback = ?2, failed_at = ?3
+ WHERE id = ?4;
+
+-- name: renew
+-- (lease_until, queue, id, token, now)
+UPDATE jobs SET lease_until = ?1
+ WHERE id = ?3 AND queue = ?2 AND state = 'reserved' AND token = ?4 AND lease_until > ?5;
+
+-- name: ack
+-- (queue, id, token, now) -> unique_lock of the deleted job
+DELETE FROM jobs
+ WHERE id = ?2 AND queue = ?1 AND state = 'reserved' AND token = ?3 AND lease_until > ?4
+RETURNING unique_lock;
+
+-- name: release
+-- (queue, id, token, now, available_at, attempts given back 0/1, error)
+UPDATE jobs
+   SET state = 'pending', token = NULL, lease_until = NULL, available_at = ?5,
+       attempt = max(attempt - ?6, 0), error = ?7,
+       envelope = json_set(envelope, '$.available_at', ?5, '$.attempt', max(attempt - ?6, 0))
+ WHERE id = ?2 AND queue = ?1 AND state = 'reserved' AND token = ?3 AND lease_until > ?4;
+
+-- name: fail
+-- (queue, id, token, now, error, traceback); the caller then drops the job's lock
+UPDATE jobs
+   SET state = 'failed', token = NULL, lease_until = NULL, unique_lock = NULL,
+       error = ?5, traceback = ?6, failed_at = ?4
+ WHERE id = ?2 AND queue = ?1 AND state = 'reserved' AND token = ?3 AND lease_until > ?4;
+
+-- name: get
+-- (queue, id)
+SELECT id, queue, job, state, envelope, attempt, available_at, error, traceback, failed_at
+  FROM jobs WHERE id = ?2 AND queue = ?1;
+
+-- name: delete
+-- (queue, id) -> unique_lock; a reserved job is not deleted
+DELETE FROM jobs WHERE id = ?2 AND queue = ?1 AND state != 'reserved'
+RETURNING unique_lock;
+
+-- name: counts
+-- (queue, now) -> state, rows, rows not yet due
+SELECT state, count(*), total(available_at > ?2) FROM jobs WHERE queue = ?1 GROUP BY state;
+
+-- name: list_failed
+-- (queue, limit, offset)
+SELECT id, queue, job, state, envelope, attempt, available_at, error, traceback, failed_at
+  FROM jobs WHERE queue = ?1 AND state = 'failed'
+ ORDER BY failed_at, id
+ LIMIT ?2 OFFSET ?3;
+
+-- name: retry_failed_all
+-- (queue, now): back to pending, attempts reset; a corrupt envelope is left as it is
+UPDATE jobs
+   SET state = 'pending', attempt = 0, available_at = ?2, failed_at = NULL,
+       unique_lock = NULL,
+       envelope = CASE WHEN json_valid(envelope)
+                       THEN json_set(envelope, '$.attempt', 0, '$.available_at', ?2)
+                       ELSE envelope END
+ WHERE queue = ?1 AND state = 'failed';
+
+-- name: retry_failed_one
+-- (queue, now, id)
+UPDATE jobs
+   SET state = 'pending', attempt = 0, available_at = ?2, failed_at = NULL,
+       unique_lock = NULL,
+       envelope = CASE WHEN json_valid(envelope)
+                       THEN json_set(envelope, '$.attempt', 0, '$.available_at', ?2)
+                       ELSE envelope END
+ WHERE queue = ?1 AND state = 'failed' AND id = ?3;
+
+-- name: purge_failed
+-- (queue, older_than or NULL for all)
+DELETE FROM jobs
+ WHERE queue = ?1 AND state = 'failed' AND (?2 IS NULL OR coalesce(failed_at, 0) < ?2);
+
+-- name: purge_locks
+-- (queue)
+DELETE FROM unique_locks WHERE job_id IN (SELECT id FROM jobs WHERE queue = ?1);
+
+-- name: purge
+-- (queue)
+DELETE FROM jobs WHERE queue = ?1;
+
+-- name: add_stats
+-- (worker, succeeded, failed, retried)
+INSERT INTO worker_stats (worker, succeeded, failed, retried) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (worker) DO UPDATE SET
+    succeeded = succeeded + excluded.succeeded,
+    failed = failed + excluded.failed,
+    retried = retried + excluded.retried;
+
+-- name: worker_stats
+-- (worker)
+SELECT succeeded, failed, retried FROM worker_stats WHERE worker = ?1;
+
+-- name: live_instances
+-- (worker, now)
+SELECT count(*) FROM instances WHERE worker = ?1 AND expires_at > ?2;
+
+-- name: heartbeat
+-- (worker, instance, expires_at)
+INSERT OR REPLACE INTO instances (worker, instance, expires_at) VALUES (?1, ?2, ?3);
+
+-- name: prune_instances
+-- (now)
+DELETE FROM instances WHERE expires_at <= ?1;
+
+-- name: leave
+-- (worker, instance)
+DELETE FROM instances WHERE worker = ?1 AND instance = ?2;
+
+-- name: next_due
+-- (queue) -> earliest available_at of a waiting job, earliest lease deadline
+SELECT (SELECT min(available_at) FROM jobs WHERE queue = ?1 AND state = 'pending'),
+       (SELECT min(lease_until) FROM jobs WHERE queue = ?1 AND state = 'reserved');
