@@ -8,7 +8,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+from jsonschema import (  # type: ignore[import-untyped]  # no stubs installed
+    Draft202012Validator,
+    FormatChecker,
+    ValidationError,
+)
 
 from ..durations import DurationError, parse_duration
 from ..errors import ConfigError
@@ -108,7 +112,7 @@ def _message(kind: Any, value: Any, schema: dict[str, Any], error: ValidationErr
         return f"expected an import path like 'pkg.module:function', got {show(value)}"
     if kind in ("type", "minimum", "exclusiveMinimum"):
         return f"expected {expected(schema)}, got {show(value)}"
-    return error.message
+    return str(error.message)
 
 
 def path_is_version(error: ValidationError) -> bool:
@@ -126,4 +130,4 @@ def expected(schema: dict[str, Any]) -> str:
         words += f" >= {schema['minimum']}"
     if "exclusiveMinimum" in schema:
         words += f" > {schema['exclusiveMinimum']}"
-    return words
+    return str(words)

@@ -1,0 +1,1 @@
+"""Example handlers named by the shipped jobs.yaml."""

@@ -1,0 +1,80 @@
+"""Compile a checked manifest body into a frozen Registry through the public builder.
+
+Runs only on a body that passed every check, so it may index freely: durations
+become seconds, import paths become callables, driver types become instances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..drivers import create_driver
+from ..errors import ConfigError
+from ..registry import Registry
+from .document import Document
+from .imports import add_to_path, app_dir, import_callable
+from .view import View, seconds
+
+#: Driver keys holding durations (converted to seconds before the driver sees them).
+DRIVER_DURATIONS = frozenset({"busy_timeout", "socket_timeout", "socket_connect_timeout",
+                              "consumer_timeout"})
+QUEUE_DURATIONS = ("retry_delay", "retry_max_delay", "timeout", "retention")
+WORKER_DURATIONS = ("poll_interval", "lease", "stop_timeout")
+JOB_DURATIONS = ("retry_delay", "timeout", "unique_for")
+INTEGERS = frozenset({"retry", "concurrency", "max_payload_bytes"})
+
+
+def _settings(entry: dict[str, Any], durations: tuple[str, ...]) -> dict[str, Any]:
+    """Builder keyword arguments: manifest keys minus x-*, durations in seconds."""
+    out = {k: v for k, v in entry.items() if not k.startswith("x-")}
+    for key in durations:
+        if key in out:
+            out[key] = seconds(out[key])
+    for key in INTEGERS & set(out):
+        out[key] = int(out[key])  # the schema accepts 3.0 as an integer
+    return out
+
+
+def _unimported(path: str) -> Callable[..., Any]:
+    def handler(job: Any) -> None:
+        raise ConfigError(f"handler '{path}' was not imported (manifest loaded without imports)")
+
+    return handler
+
+
+def compile_registry(doc: Document, *, import_handlers: bool = True) -> Registry:
+    """Build and freeze the registry ``doc`` describes.
+
+    With ``import_handlers=False`` handlers are stubs that raise when run and
+    middleware is left out: enough to push (without payload types) and inspect.
+    """
+    view = View(doc.body)
+    if import_handlers:
+        add_to_path(app_dir(doc))
+
+    def load(path: str) -> Callable[..., Any]:
+        return import_callable(path) if import_handlers else _unimported(path)
+
+    registry = Registry()
+    for name, entry in view.drivers.items():
+        config = {k: v for k, v in entry.items() if k != "type" and not k.startswith("x-")}
+        for key in DRIVER_DURATIONS & set(config):
+            config[key] = seconds(config[key])
+        registry.driver(name, create_driver(entry["type"], config, doc.base_dir))
+    for name, entry in view.queues.items():  # with the implicit 'default'
+        kwargs = _settings(entry, QUEUE_DURATIONS)
+        kwargs["driver"] = view.queue_driver(name)
+        kwargs["middleware"] = [load(p) for p in kwargs.get("middleware", [])] \
+            if import_handlers else []
+        registry.queue(name, **kwargs)
+    for name, entry in view.workers.items():
+        kwargs = _settings(entry, WORKER_DURATIONS)
+        kwargs["middleware"] = [load(p) for p in kwargs.get("middleware", [])] \
+            if import_handlers else []
+        registry.worker(name, **kwargs)
+    for name, entry in view.jobs.items():
+        kwargs = _settings(entry, JOB_DURATIONS)
+        path = kwargs.pop("handler")
+        registry.job(name, load(path), handler_path=path, **kwargs)
+    return registry.freeze()

@@ -1,0 +1,110 @@
+"""A tolerant, defaulted reading of a manifest body, shared by the checks, compile and explain.
+
+It never raises on a malformed body: what the schema rejects reads as absent,
+so the reference checks can run in the same pass as the schema check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .. import specs
+from ..drivers.base import Capability
+from ..durations import DurationError, parse_duration
+
+#: Defaults of the effective settings, as the manifest spells them (for --explain).
+QUEUE_DEFAULTS: dict[str, Any] = {
+    "retry": specs.DEFAULT_RETRY, "retry_delay": specs.DEFAULT_RETRY_DELAY,
+    "retry_backoff": "fixed", "retry_max_delay": None, "timeout": None,
+    "retention": specs.DEFAULT_RETENTION, "max_payload_bytes": None,
+}
+WORKER_DEFAULTS: dict[str, Any] = {
+    "concurrency": specs.DEFAULT_CONCURRENCY, "poll_interval": specs.DEFAULT_POLL_INTERVAL,
+    "lease": specs.DEFAULT_LEASE, "stop_timeout": specs.DEFAULT_STOP_TIMEOUT,
+}
+#: RabbitMQ's default consumer_timeout, in seconds (30 minutes).
+AMQP_CONSUMER_TIMEOUT = 1800.0
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def seconds(value: Any) -> float | None:
+    """A duration in seconds, or None when absent or invalid (the schema reports it)."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except DurationError:
+        return None
+
+
+def whole(value: Any) -> int | None:
+    """An integer setting, or None when absent or invalid."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value) if float(value).is_integer() else None
+
+
+class View:
+    """Declared names with the seed's implicit ones added."""
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        self.body = body
+        self.drivers = {k: mapping(v) for k, v in mapping(body.get("drivers")).items()}
+        self.drivers.setdefault(specs.MEMORY_DRIVER, {"type": "memory"})
+        self.declared_queues = mapping(body.get("queues"))
+        self.declared_workers = mapping(body.get("workers"))
+        self.queues = {k: mapping(v) for k, v in self.declared_queues.items()} or {
+            specs.DEFAULT_QUEUE: {}
+        }
+        self.workers = {k: mapping(v) for k, v in self.declared_workers.items()} or {
+            specs.DEFAULT_WORKER: {}
+        }
+        self.jobs = {k: mapping(v) for k, v in mapping(body.get("jobs")).items()}
+        default = body.get("default_driver")
+        self.default_driver = default if isinstance(default, str) else specs.MEMORY_DRIVER
+
+    def queue_driver(self, queue: str) -> str:
+        name = self.queues.get(queue, {}).get("driver")
+        return name if isinstance(name, str) else self.default_driver
+
+    def queue_workers(self, queue: str) -> list[str]:
+        names = self.queues.get(queue, {}).get("workers", [specs.DEFAULT_WORKER])
+        return [w for w in names if isinstance(w, str)] if isinstance(names, list) else []
+
+    def job_queue(self, job: str) -> str:
+        name = self.jobs.get(job, {}).get("queue")
+        return name if isinstance(name, str) else specs.DEFAULT_QUEUE
+
+    def served_by(self, worker: str) -> list[str]:
+        return [q for q in self.queues if worker in self.queue_workers(q)]
+
+    def driver_type(self, driver: str) -> str | None:
+        kind = self.drivers.get(driver, {}).get("type")
+        return kind if isinstance(kind, str) else None
+
+    def capabilities(self, driver: str) -> frozenset[Capability] | None:
+        """The driver's capabilities, or None when its type cannot be loaded here."""
+        kind = self.driver_type(driver)
+        if kind is None:
+            return None
+        from ..drivers import driver_capabilities
+
+        try:
+            return driver_capabilities(kind)
+        except Exception:  # an unloadable type is reported by the import pass
+            return None
+
+    def job_timeout(self, job: str) -> float | None:
+        """The job's effective timeout: the job's own, else its queue's."""
+        own = seconds(self.jobs[job].get("timeout"))
+        if own is not None:
+            return own
+        return seconds(self.queues.get(self.job_queue(job), {}).get("timeout"))
+
+    def worker_setting(self, worker: str, key: str) -> float:
+        value = seconds(self.workers.get(worker, {}).get(key))
+        return float(WORKER_DEFAULTS[key]) if value is None else value
