@@ -38,8 +38,8 @@ def read_document(path: Path, file: str) -> Document:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read manifest '{file}': {exc}") from exc
 
-    def fail(line: int, column: int, message: str) -> SourceError:
-        return SourceError(Problem(file, max(line, 1), max(column, 1), "", message))
+    def fail(line: int, column: int, message: str, path: str = "") -> SourceError:
+        return SourceError(Problem(file, max(line, 1), max(column, 1), path, message))
 
     suffix = path.suffix.lower()
     if suffix == ".toml":
@@ -70,7 +70,9 @@ def _load_yaml(text: str, fail: Any) -> tuple[Any, Positions]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise fail(line, column, f"invalid YAML: {exc.problem or exc.context}") from None
+        text = str(exc.problem or exc.context)
+        hint = " (check the indentation)" if "<block" in text else ""
+        raise fail(line, column, f"invalid YAML: {text}{hint}") from None
     except yaml.YAMLError as exc:
         raise fail(1, 1, f"invalid YAML: {exc}") from None
     finally:
@@ -93,7 +95,8 @@ def _walk(
             key = key if isinstance(key, str | int) else str(key)
             at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in out:
-                dupes.append(fail(*at, f"duplicate key '{key}'"))
+                where = ".".join(str(p) for p in (*path, key))
+                dupes.append(fail(*at, f"duplicate key '{key}'", where))
             pos.keys[(*path, key)] = at
             out[key] = _walk(loader, value_node, (*path, key), pos, dupes, fail)
         return out
