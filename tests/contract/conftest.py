@@ -31,7 +31,7 @@ import pytest
 import runa_runner as rr
 from runa_runner.drivers.base import Capability, Driver
 
-from .helpers import DRIVER, QUEUE, WORKER, Namespace, cleanup_namespace
+from .helpers import DRIVER, QUEUE, TOUCHED, WORKER, Namespace, cleanup_namespace
 
 DRIVERS = ["memory", "sqlite", "redis", "amqp"]
 
@@ -108,9 +108,11 @@ async def make_registry(
 
     ``make_registry(jobs={"j": handler, "k": (handler, {"retry": 2})},
     queues={"q": {"retry": 1}}, workers={"w": {"concurrency": 4}},
-    push_middleware=[...], run_middleware=[...])``. Queues default to ``{"q": {}}``
-    served by every declared worker; workers default to ``{"w": {}}`` with a short
-    poll interval; jobs go to the first queue unless they name one.
+    push_middleware=[...], run_middleware=[...], driver=...)``. Queues default to
+    ``{"q": {}}`` served by every declared worker; workers default to ``{"w": {}}``
+    with a short poll interval; jobs go to the first queue unless they name one.
+    ``driver`` replaces the test's driver (e.g. a recording wrapper of one from
+    ``make_driver``).
     """
     registries: list[rr.Registry] = []
 
@@ -120,13 +122,15 @@ async def make_registry(
         workers: Mapping[str, Mapping[str, Any]] | None = None,
         push_middleware: tuple[Any, ...] | list[Any] = (),
         run_middleware: tuple[Any, ...] | list[Any] = (),
+        driver: Driver | None = None,
     ) -> rr.Registry:
-        reg = rr.Registry().driver(DRIVER, make_driver())
+        reg = rr.Registry().driver(DRIVER, driver if driver is not None else make_driver())
         workers = workers if workers is not None else {WORKER: {}}
         queues = queues if queues is not None else {QUEUE: {}}
         for name, opts in workers.items():
             reg.worker(name, **{"poll_interval": 0.01, **opts})
         for name, opts in queues.items():
+            TOUCHED.add(name)
             reg.queue(name, **{"driver": DRIVER, "workers": list(workers), **opts})
         first_queue = next(iter(queues))
         for name, decl in (jobs or {}).items():

@@ -153,3 +153,33 @@ async def reserve_one(
     got = await eventually(probe, timeout=timeout, what=f"a reservable job on {queue!r}")
     assert len(got) == 1
     return got[0]
+
+
+async def burst(registry: Any, worker: str = "w", timeout: float = 10.0) -> Any:
+    """One ``Unit.run(burst=True)``; returns the unit (its ``counts`` are this run's)."""
+    import runa_runner as rr
+
+    unit = rr.Unit(registry, worker)
+    await asyncio.wait_for(unit.run(burst=True), timeout)
+    return unit
+
+
+async def burst_until(
+    registry: Any, done: Callable[[], bool], worker: str = "w", timeout: float = 10.0,
+    what: str = "condition",
+) -> tuple[int, int, int]:
+    """Burst runs until ``done()``: retries wait out their delay between bursts.
+
+    Returns the summed (succeeded, failed, retried) of all the units that ran.
+    """
+    deadline = time.monotonic() + timeout
+    total = (0, 0, 0)
+    while True:
+        unit = await burst(registry, worker, timeout=max(deadline - time.monotonic(), 0.1))
+        c = unit.counts
+        total = (total[0] + c.succeeded, total[1] + c.failed, total[2] + c.retried)
+        if done():
+            return total
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s (counts {total})")
+        await asyncio.sleep(0.01)
