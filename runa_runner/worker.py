@@ -127,7 +127,9 @@ class Unit:
             if got:
                 continue
             if burst:
-                if not self._inflight and not self._threads:
+                # A job settled during the round (``_changed``) may have been released
+                # for a retry after that queue was visited: look again before leaving.
+                if not self._inflight and not self._threads and not self._changed.is_set():
                     return
                 await self._changed.wait()
             else:
