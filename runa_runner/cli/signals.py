@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -17,6 +18,8 @@ from typing import Any
 
 from ..registry import Registry
 from ..worker import Unit
+
+log = logging.getLogger("runa_runner.cli")
 
 #: Seconds a second signal waits for the units' release before leaving regardless.
 HARD_EXIT_AFTER = 3.0
@@ -46,11 +49,14 @@ class Stopper:
     def on_signal(self, sig: signal.Signals) -> None:
         if not self.stopping:
             self.stopping = True
+            log.info("%s received: stopping gracefully (send it again to stop at once)",
+                     sig.name)
             task = asyncio.get_running_loop().create_task(self.stop_all())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
         self.exit_code = 128 + sig.value
+        log.warning("%s received again: stopping at once, releasing running jobs", sig.name)
         for unit in self.units:
             unit.stop_now()
         asyncio.get_running_loop().call_later(HARD_EXIT_AFTER, hard_exit, self.exit_code)
