@@ -1,0 +1,161 @@
+"""Reserving with ``basic.get`` and settling by delivery tag.
+
+Why ``basic.get`` and not a consumer: a consumer's prefetched-but-not-yet-handed-out
+messages return to the queue when the process stops or crashes, and a quorum
+queue then counts them in ``x-delivery-count`` as if they had run. Since attempts
+are derived from that count, a job that never ran could lose a retry, or with
+``retry: 0`` go to failed unrun. ``basic.get`` takes exactly what the worker has
+free slots for, so only runs that really started are ever counted. The cost is
+one round trip per job (see benchmarks/amqp_bench.py for the measured rate).
+
+Attempt arithmetic: the body's ``attempt`` counts runs up to the last publish;
+each redelivery after a lost run adds one (``x-delivery-count``); this
+reservation adds one more. Past ``max_retries + 1`` the lost run was the last
+allowed one: the job goes to failed with ``LEASE_LOST`` instead of running.
+
+The lease is the channel: there is no renew, a lost connection returns the
+job to the queue, and RabbitMQ's ``consumer_timeout`` bounds how long it may be held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiormq
+from aiormq import spec
+from aiormq.abc import DeliveredMessage
+
+from ...errors import DriverError
+from ...job import Envelope
+from ..base import LEASE_LOST, Outcome, Reserved
+from . import names, wire
+from .link import Link
+from .publishing import Publisher
+
+#: Settled tokens remembered, so a retried settle batch answers the same again.
+SETTLED_MEMORY = 10_000
+
+
+@dataclass(slots=True)
+class Held:
+    queue: str
+    env: Envelope
+    channel: aiormq.abc.AbstractChannel
+    tag: int
+
+
+class Deliveries:
+    def __init__(self, link: Link, publisher: Publisher, consumer_timeout: float) -> None:
+        self.link = link
+        self.publisher = publisher
+        self.consumer_timeout = consumer_timeout
+        self.held: dict[str, Held] = {}
+        self._settled: OrderedDict[str, bool] = OrderedDict()
+
+    async def reserve(self, queue: str, count: int) -> list[Reserved]:
+        await self.publisher.topology.ensure(queue)
+        name = names.work_queue(self.publisher.topology.prefix, queue)
+        out: list[Reserved] = []
+        channel = await self.link.raw("worker")
+        while len(out) < count:
+            try:
+                with self.link.guard(f"get from '{name}'"):
+                    msg = await channel.basic_get(name, no_ack=False)
+            except Exception:
+                if out:  # hand out what was taken: those runs are real
+                    return out
+                raise
+            if not isinstance(msg.delivery, spec.Basic.GetOk):
+                break
+            tag = msg.delivery.delivery_tag
+            assert tag is not None  # always set on GetOk
+            reserved = await self._admit(queue, channel, msg, tag)
+            if reserved is not None:
+                out.append(reserved)
+        return out
+
+    async def _admit(
+        self, queue: str, channel: aiormq.abc.AbstractChannel, msg: DeliveredMessage,
+        tag: int,
+    ) -> Reserved | None:
+        now = time.time()
+        try:
+            env = wire.decode_job(msg)
+        except ValueError as exc:
+            raw = msg.body.decode("utf-8", "replace")
+            rec = wire.FailedRecord(wire.corrupt_envelope(queue, msg),
+                                    f"corrupt message: {exc}", None, now, raw)
+            await self._to_failed(channel, tag, rec)
+            return None
+        attempt = env.attempt + wire.delivery_count(msg) + 1
+        if attempt > env.max_attempts:
+            rec = wire.FailedRecord(env.evolve(attempt=attempt - 1), LEASE_LOST, None, now)
+            await self._to_failed(channel, tag, rec)
+            return None
+        env = env.evolve(attempt=attempt)
+        token = uuid.uuid4().hex
+        self.held[token] = Held(queue, env, channel, tag)
+        return Reserved(env, token, now + self.consumer_timeout)
+
+    async def _to_failed(
+        self, channel: aiormq.abc.AbstractChannel, tag: int, rec: wire.FailedRecord
+    ) -> None:
+        try:
+            await self.publisher.failed(rec)
+        except Exception:
+            # Not recorded as failed: give it back rather than hold it forever.
+            with self.link.guard("requeue"):
+                await channel.basic_reject(tag, requeue=True)
+            raise
+        with self.link.guard("ack"):
+            await channel.basic_ack(tag)
+
+    # ---- settling -------------------------------------------------------------------
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        results = await asyncio.gather(
+            *(self._settle_one(o) for o in outcomes), return_exceptions=True
+        )
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+        return [bool(r) for r in results]
+
+    async def _settle_one(self, o: Outcome) -> bool:
+        if o.token in self._settled:
+            return self._settled[o.token]
+        held = self.held.get(o.token)
+        if held is None or held.env.id != o.job_id:
+            return False
+        if held.channel.is_closed:
+            return self._done(o.token, False)  # the broker gives the job back itself
+        try:
+            if o.kind == "release":
+                await self._republish(held, o)
+            elif o.kind == "fail":
+                rec = wire.FailedRecord(held.env, o.error or "failed", o.traceback, time.time())
+                await self.publisher.failed(rec)
+            with self.link.guard("ack"):
+                await held.channel.basic_ack(held.tag)
+        except DriverError:
+            if held.channel.is_closed:
+                return self._done(o.token, False)
+            raise
+        return self._done(o.token, True)
+
+    async def _republish(self, held: Held, o: Outcome) -> None:
+        attempt = held.env.attempt - 1 if o.give_back_attempt else held.env.attempt
+        env = held.env.evolve(attempt=max(attempt, 0), available_at=time.time() + o.delay)
+        await self.publisher.job(env, o.delay)
+
+    def _done(self, token: str, ok: bool) -> bool:
+        self.held.pop(token, None)
+        self._settled[token] = ok
+        while len(self._settled) > SETTLED_MEMORY:
+            self._settled.popitem(last=False)
+        return ok

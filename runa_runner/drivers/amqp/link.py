@@ -1,0 +1,124 @@
+"""The robust connection, its channels, outage logging and error wrapping.
+
+aio-pika's robust connection reconnects by itself and re-declares what was
+declared through it (exchange, work and failed queues, bindings, consumers).
+Operations during an outage wait up to ``ready_timeout`` for the link to come
+back, then raise :class:`DriverUnavailable`. Each outage is logged once on the
+``runa_runner.amqp`` logger (lost, then restored); aio-pika's own line per
+reconnect attempt is dropped so an outage is not a flood.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
+from yarl import URL
+
+from ...errors import DriverError, DriverUnavailable
+
+log = logging.getLogger("runa_runner.amqp")
+
+#: Client exceptions that mean "the broker cannot be reached right now".
+UNAVAILABLE = (
+    aiormq.exceptions.AMQPConnectionError, aiormq.exceptions.ChannelInvalidStateError,
+    ConnectionError, OSError, asyncio.TimeoutError,
+)
+#: Every client exception a driver call may see.
+CLIENT_ERRORS = (*UNAVAILABLE, aiormq.exceptions.AMQPError, RuntimeError)
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ``***``."""
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError):
+        return "<unparsable url>"
+    return str(parsed.with_password("***")) if parsed.password else url
+
+
+class _DropReconnectChatter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Connection attempt to", "Connection to"))
+
+
+logging.getLogger("aio_pika.robust_connection").addFilter(_DropReconnectChatter())
+
+
+class Link:
+    """One robust connection with a confirming publish channel and a work channel."""
+
+    def __init__(self, url: str, ready_timeout: float = 10.0) -> None:
+        self.url = url
+        self.target = redact(url)
+        self.ready_timeout = ready_timeout
+        self.connection: AbstractRobustConnection | None = None
+        self.publisher: AbstractRobustChannel | None = None
+        self.worker: AbstractRobustChannel | None = None
+        self._down = False
+
+    async def open(self) -> None:
+        with self.guard("connect"):
+            conn = await aio_pika.connect_robust(self.url, reconnect_interval=1.0)
+        conn.close_callbacks.add(self._on_close)
+        conn.reconnect_callbacks.add(self._on_reconnect)
+        self.connection = conn
+        with self.guard("open channels"):
+            self.publisher = await conn.channel(publisher_confirms=True, on_return_raises=True)
+            self.worker = await conn.channel(publisher_confirms=False)
+
+    async def close(self) -> None:
+        conn, self.connection = self.connection, None
+        if conn is not None:
+            with contextlib.suppress(*CLIENT_ERRORS):
+                await conn.close()
+
+    def _on_close(self, _conn: Any, exc: BaseException | None) -> None:
+        if self.connection is None or self._down:
+            return
+        self._down = True
+        log.warning("AMQP connection to %s lost (%s); reconnecting", self.target, exc)
+
+    def _on_reconnect(self, _conn: Any) -> None:
+        if self._down:
+            self._down = False
+            log.warning("AMQP connection to %s restored", self.target)
+
+    def robust(self, which: str = "worker") -> AbstractRobustChannel:
+        channel = self.publisher if which == "publisher" else self.worker
+        if channel is None:
+            raise DriverError(f"AMQP driver for {self.target} is not open")
+        return channel
+
+    async def raw(self, which: str = "worker") -> aiormq.abc.AbstractChannel:
+        """The current underlying channel, waiting (bounded) through an outage."""
+        channel = self.robust(which)
+        try:
+            return await asyncio.wait_for(channel.get_underlay_channel(), self.ready_timeout)
+        except TimeoutError:
+            raise DriverUnavailable(
+                f"AMQP broker at {self.target} unreachable for {self.ready_timeout:g}s"
+            ) from None
+
+    @contextlib.contextmanager
+    def guard(self, what: str) -> Iterator[None]:
+        """Wrap client exceptions: DriverUnavailable for link trouble, DriverError otherwise."""
+        try:
+            yield
+        except DriverError:
+            raise
+        except UNAVAILABLE as exc:
+            raise DriverUnavailable(
+                f"AMQP broker at {self.target} unavailable during {what}: "
+                f"{exc or type(exc).__name__}"
+            ) from exc
+        except CLIENT_ERRORS as exc:
+            raise DriverError(
+                f"AMQP {what} failed on {self.target}: {exc or type(exc).__name__}"
+            ) from exc
