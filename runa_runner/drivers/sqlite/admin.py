@@ -14,7 +14,7 @@ from typing import Any
 
 from ...job import Envelope
 from ..base import JobRecord, JobState, QueueCounts, StatsDelta, WorkerCounts
-from .moves import recover_lapsed
+from .moves import read_envelope, recover_lapsed
 from .queries import Q
 
 
@@ -29,8 +29,8 @@ def record(row: Sequence[Any], now: float) -> JobRecord:
     """A ``jobs`` row (``get`` column order) as a JobRecord; columns override the JSON."""
     job_id, queue, job, state, raw, attempt, available_at, error, tb, failed_at = row
     try:
-        env = Envelope.from_json(raw)
-    except (ValueError, TypeError):
+        env = read_envelope(raw, job_id, queue)
+    except ValueError:
         # An unreadable envelope (moved to failed by reserve) still lists, without payload.
         env = Envelope(id=job_id, queue=queue, job=job, payload=None)
     env = env.evolve(attempt=attempt, available_at=available_at)

@@ -64,7 +64,7 @@ def reserve(conn: sqlite3.Connection, queue: str, count: int, lease: float) -> l
     updates: list[tuple[Any, ...]] = []
     for job_id, raw, attempt, available_at, lock, unique_until in rows:
         try:
-            env = _read_envelope(raw, job_id, queue)
+            env = read_envelope(raw, job_id, queue)
         except ValueError as exc:
             conn.execute(Q["mark_corrupt"], (f"corrupt envelope: {exc}", _raw(raw), now, job_id))
             conn.execute(Q["drop_lock"], (job_id,))
@@ -80,7 +80,8 @@ def reserve(conn: sqlite3.Connection, queue: str, count: int, lease: float) -> l
     return out
 
 
-def _read_envelope(raw: Any, job_id: str, queue: str) -> Envelope:
+def read_envelope(raw: Any, job_id: str, queue: str) -> Envelope:
+    """The row's envelope; ValueError if unreadable or if it describes another job."""
     if not isinstance(raw, str | bytes):
         raise ValueError(f"stored value is {type(raw).__name__}, not JSON text")
     env = Envelope.from_json(raw)
