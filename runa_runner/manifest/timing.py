@@ -63,12 +63,16 @@ def check_stop_timeout(doc: Document, view: View) -> Iterator[Problem]:
         longest = max(mine, key=lambda t: t.seconds)
         stop = view.worker_setting(worker, "stop_timeout")
         if stop < longest.seconds:
-            where = ("workers", worker, "stop_timeout")
+            where: KeyPath = ("workers", worker, "stop_timeout")
             key = "stop_timeout" not in view.workers[worker]
-            yield doc.problem(where[:2] if key else where, (
-                f"stop_timeout {fmt(stop)} is shorter than the longest timeout of its queues "
-                f"({fmt(longest.seconds)}, {longest.owner}): a stop cancels such jobs and "
-                f"releases them"), key=key, severity="warning")
+            if worker not in view.declared_workers:
+                where, key = longest.path, False  # an implicit worker has no place in the file
+            elif key:
+                where = where[:2]
+            yield doc.problem(where, (
+                f"stop_timeout {fmt(stop)} of worker '{worker}' is shorter than the longest "
+                f"timeout of its queues ({fmt(longest.seconds)}, {longest.owner}): a stop "
+                f"cancels such jobs and releases them"), key=key, severity="warning")
 
 
 def retry_schedule(retry: int, delay: float, backoff: str, max_delay: float | None) -> float:
