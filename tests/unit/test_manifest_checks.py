@@ -29,7 +29,8 @@ def no_renew_no_unique(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_stop_timeout_shorter_than_a_timeout(tmp_path: Path) -> None:
     assert lines(tmp_path, "queues:\n  bulk: {timeout: 5m}\nworkers:\n  default: {}\n") == [
         "4:3: warning: workers.default: stop_timeout 30s of worker 'default' is shorter than "
-        "the longest timeout of its queues (5m, queue 'bulk'): a stop cancels such jobs and releases them"
+        "the longest timeout of its queues (5m, queue 'bulk'): a stop cancels such jobs and "
+        "releases them"
     ]
 
 
