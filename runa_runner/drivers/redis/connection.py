@@ -1,0 +1,102 @@
+"""Connecting to Redis: URLs, clients (standalone or cluster), and error translation.
+
+Nothing here leaks a password: :func:`redact` is applied to every URL that reaches a
+message, and redis-py's own messages name only host and port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+from urllib.parse import urlsplit
+
+from redis import exceptions as rx
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+
+from ...errors import ConfigError, DriverError, DriverUnavailable
+
+Client: TypeAlias = "Redis | RedisCluster"
+
+#: URL schemes that select the cluster client on their own (``cluster: true`` also does).
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+SCHEMES = {"redis", "rediss", "unix", *CLUSTER_SCHEMES}
+
+#: redis-py errors that mean "the server cannot be reached" rather than "the call failed".
+UNREACHABLE = (rx.ConnectionError, rx.TimeoutError, rx.ClusterDownError,
+               rx.SlotNotCoveredError, OSError)
+
+
+def redact(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (safe for logs and errors)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How to connect; built once from the constructor arguments."""
+
+    url: str
+    cluster: bool
+    pool_size: int | None
+    socket_timeout: float | None
+    socket_connect_timeout: float | None
+
+    @classmethod
+    def parse(cls, url: str, cluster: bool, pool_size: int | None,
+              socket_timeout: float | None, socket_connect_timeout: float | None) -> Settings:
+        """Check the URL scheme; a ``redis+cluster://`` URL turns ``cluster`` on."""
+        scheme = urlsplit(url).scheme
+        if scheme not in SCHEMES:
+            raise ConfigError(f"redis driver: unsupported URL scheme '{scheme}' in "
+                              f"{redact(url)} (expected redis://, rediss:// or unix://)")
+        if scheme in CLUSTER_SCHEMES:
+            url = CLUSTER_SCHEMES[scheme] + url[len(scheme):]
+            cluster = True
+        if pool_size is not None and pool_size < 1:
+            raise ConfigError(f"redis driver: pool_size must be >= 1, got {pool_size}")
+        return cls(url, cluster, pool_size, socket_timeout, socket_connect_timeout)
+
+    def client(self, *, blocking: bool = False) -> Client:
+        """A new client; ``blocking`` ones have no socket timeout (they wait in BLPOP)."""
+        options: dict[str, Any] = {
+            "decode_responses": True,
+            "socket_connect_timeout": self.socket_connect_timeout,
+            "socket_timeout": None if blocking else self.socket_timeout,
+        }
+        if self.pool_size is not None and not blocking:
+            options["max_connections"] = self.pool_size
+        if self.cluster:
+            return RedisCluster.from_url(self.url, **options)
+        return Redis.from_url(self.url, **options)
+
+
+@contextlib.contextmanager
+def translated(target: str, secret: str | None = None) -> Iterator[None]:
+    """Turn redis-py exceptions into DriverUnavailable / DriverError naming ``target``.
+
+    ``target`` must already be redacted; ``secret`` (the password) is scrubbed from
+    the client's message in case it ever quotes it.
+    """
+    try:
+        yield
+    except UNREACHABLE as exc:
+        raise DriverUnavailable(
+            f"redis driver: cannot reach {target}: {reason(exc, secret)}") from exc
+    except (rx.RedisError, rx.RedisClusterException) as exc:
+        raise DriverError(f"redis driver: {target}: {reason(exc, secret)}") from exc
+
+
+def reason(exc: BaseException, secret: str | None = None) -> str:
+    """One line saying what went wrong, never containing ``secret``."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if secret:
+        text = text.replace(secret, "***")
+    return text

@@ -1,0 +1,271 @@
+"""RedisDriver: the production driver (atomic Lua scripts, cluster-ready, wakes idle workers).
+
+Every state change is one Lua script (see ``lua/``), so a crash between two Redis
+commands cannot leave a half-moved job or an orphan unique lock; every time that
+orders jobs comes from the server's clock. Batches are pipelined: a push of many
+jobs is one script call per chunk, a settle of many outcomes one round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ...errors import ConfigError
+from ..base import (
+    ALL_CAPABILITIES,
+    LEASE_LOST,
+    DriverInfo,
+    JobRecord,
+    Outcome,
+    PushItem,
+    QueueCounts,
+    Reserved,
+    StatsDelta,
+    WorkerCounts,
+)
+from . import records, scripts
+from .connection import Client, Settings, redact, translated
+from .keys import queue_keys, worker_keys
+from .waiting import wait
+
+#: Jobs per push.lua call (bounds one script's run time and argument count).
+PUSH_CHUNK = 250
+#: Jobs per purge / retry batch (a queue of millions is cleared in many short scripts).
+BATCH = 1000
+#: Most jobs one reserve call hands out.
+MAX_RESERVE = 1000
+#: Seconds to wait for another event loop to close its connections.
+CLOSE_TIMEOUT = 5.0
+
+
+@dataclass(slots=True)
+class _Clients:
+    """The clients of one event loop: commands, and blocking pops (made on first wait)."""
+
+    main: Client
+    blocking: Client | None = None
+
+    async def aclose(self) -> None:
+        for client in (self.main, self.blocking):
+            if client is not None:
+                await client.aclose()
+
+
+class RedisDriver:
+    """Jobs in Redis: one hash per job, sorted sets per state, all under the queue's hash tag."""
+
+    type_name = "redis"
+    CAPABILITIES = ALL_CAPABILITIES
+    capabilities = CAPABILITIES
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "runa:queue:",
+        cluster: bool = False,
+        pool_size: int | None = None,
+        socket_timeout: float | None = None,
+        socket_connect_timeout: float | None = None,
+    ) -> None:
+        self.settings = Settings.parse(url, cluster, pool_size, socket_timeout,
+                                       socket_connect_timeout)
+        self.prefix = prefix
+        self._target = redact(url)
+        self._secret = urlsplit(url).password
+        # redis-py clients belong to the loop that made them; push_sync may use another.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clients] = (
+            weakref.WeakKeyDictionary())
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], base_dir: Path) -> RedisDriver:
+        """Build from a manifest's driver keys (durations already in seconds)."""
+        known = {"type", "url", "prefix", "cluster", "pool_size", "socket_timeout",
+                 "socket_connect_timeout"}
+        unknown = sorted(k for k in config if k not in known and not k.startswith("x-"))
+        if unknown:
+            raise ConfigError(f"redis driver: unknown key(s) {', '.join(unknown)}")
+        return cls(
+            str(config.get("url", "redis://127.0.0.1:6379/0")),
+            prefix=str(config.get("prefix", "runa:queue:")),
+            cluster=bool(config.get("cluster", False)),
+            pool_size=_opt(config.get("pool_size"), int),
+            socket_timeout=_opt(config.get("socket_timeout"), float),
+            socket_connect_timeout=_opt(config.get("socket_connect_timeout"), float),
+        )
+
+    def describe(self) -> DriverInfo:
+        extra = {"prefix": self.prefix}
+        if self.settings.cluster:
+            extra["cluster"] = "true"
+        return DriverInfo(type="redis", target=self._target, extra=extra)
+
+    # ---- connections --------------------------------------------------------------
+
+    def _conn(self) -> _Clients:
+        loop = asyncio.get_running_loop()
+        clients = self._clients.get(loop)
+        if clients is None:
+            clients = self._clients[loop] = _Clients(self.settings.client())
+        return clients
+
+    def _errors(self) -> Any:
+        return translated(self._target, self._secret)
+
+    async def open(self) -> None:
+        """Connect (on this event loop) and check that the server answers."""
+        with self._errors():
+            await self._conn().main.ping()
+
+    async def close(self) -> None:
+        """Close every connection: this loop's here, a running other loop's on that loop."""
+        here = asyncio.get_running_loop()
+        opened, self._clients = dict(self._clients), weakref.WeakKeyDictionary()
+        with self._errors():
+            for loop, clients in opened.items():
+                if loop is here:
+                    await clients.aclose()
+                elif loop.is_running():  # e.g. push_sync's helper loop in its thread
+                    done = asyncio.run_coroutine_threadsafe(clients.aclose(), loop)
+                    await asyncio.wait_for(asyncio.wrap_future(done), CLOSE_TIMEOUT)
+
+    async def _run(self, call: scripts.Call[Any]) -> Any:
+        with self._errors():
+            return await scripts.run(self._conn().main, call)
+
+    async def _run_all(self, calls: Sequence[scripts.Call[Any]]) -> list[Any]:
+        if len(calls) == 1:
+            return [await self._run(calls[0])]
+        with self._errors():
+            return await scripts.run_all(self._conn().main, calls)
+
+    # ---- push, reserve, settle ----------------------------------------------------
+
+    async def push(self, items: Sequence[PushItem]) -> list[str]:
+        """Enqueue all items: one push.lua call per queue and chunk, pipelined."""
+        by_queue: dict[str, list[int]] = {}
+        for i, it in enumerate(items):
+            by_queue.setdefault(it.envelope.queue, []).append(i)
+        calls, spans = [], []
+        for queue, idx in by_queue.items():
+            k = queue_keys(self.prefix, queue)
+            for start in range(0, len(idx), PUSH_CHUNK):
+                span = idx[start:start + PUSH_CHUNK]
+                calls.append(scripts.push(k, [items[i] for i in span]))
+                spans.append(span)
+        ids = [""] * len(items)
+        for span, got in zip(spans, await self._run_all(calls), strict=True):
+            for i, job_id in zip(span, got, strict=True):
+                ids[i] = job_id
+        return ids
+
+    async def reserve(self, queue: str, count: int, lease: float) -> list[Reserved]:
+        if count <= 0:
+            return []
+        token_prefix = os.urandom(8).hex() + ":"
+        call = scripts.reserve(queue_keys(self.prefix, queue), min(count, MAX_RESERVE),
+                               lease, token_prefix, LEASE_LOST)
+        return records.reserved(queue, await self._run(call), token_prefix)
+
+    async def renew(self, queue: str, job_id: str, token: str, lease: float) -> bool:
+        ok: bool = await self._run(
+            scripts.renew(queue_keys(self.prefix, queue), job_id, token, lease))
+        return ok
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """All outcomes in one round trip; each is still its own atomic script."""
+        if not outcomes:
+            return []
+        calls = [scripts.settle(queue_keys(self.prefix, o.queue), o) for o in outcomes]
+        return [bool(ok) for ok in await self._run_all(calls)]
+
+    # ---- inspection and recovery ----------------------------------------------------
+
+    async def get(self, queue: str, job_id: str) -> JobRecord | None:
+        raw = await self._run(scripts.get(queue_keys(self.prefix, queue), job_id, LEASE_LOST))
+        return records.job(queue, job_id, raw)
+
+    async def delete(self, queue: str, job_id: str) -> bool:
+        ok: bool = await self._run(scripts.delete(queue_keys(self.prefix, queue), job_id))
+        return ok
+
+    async def counts(self, queue: str) -> QueueCounts:
+        pending, delayed, reserved, failed = await self._run(
+            scripts.counts(queue_keys(self.prefix, queue), LEASE_LOST))
+        return QueueCounts(pending, delayed, reserved, failed)
+
+    async def list_failed(self, queue: str, limit: int = 100, offset: int = 0) -> list[JobRecord]:
+        if limit <= 0:
+            return []
+        raw = await self._run(
+            scripts.list_failed(queue_keys(self.prefix, queue), max(offset, 0), limit))
+        return records.failed(queue, raw)
+
+    async def retry_failed(self, queue: str, job_ids: Sequence[str] | None) -> int:
+        k = queue_keys(self.prefix, queue)
+        if job_ids is not None:
+            ids = list(job_ids)
+            calls = [scripts.retry_failed(k, BATCH, ids[i:i + BATCH])
+                     for i in range(0, len(ids), BATCH)]
+            return sum(await self._run_all(calls)) if calls else 0
+        total = 0
+        while True:
+            moved: int = await self._run(scripts.retry_failed(k, BATCH, ()))
+            total += moved
+            if moved < BATCH:
+                return total
+
+    async def purge_failed(self, queue: str, older_than: float | None = None) -> int:
+        k = queue_keys(self.prefix, queue)
+        max_score = "+inf" if older_than is None else f"({older_than!r}"
+        return await self._batches(scripts.purge_failed(k, max_score, BATCH))
+
+    async def purge(self, queue: str) -> int:
+        return await self._batches(scripts.purge(queue_keys(self.prefix, queue), BATCH))
+
+    async def _batches(self, call: scripts.Call[int]) -> int:
+        """Repeat a batch-deleting call until a batch comes back short."""
+        total = 0
+        while True:
+            n: int = await self._run(call)
+            total += n
+            if n < BATCH:
+                return total
+
+    # ---- stats, instances, waking -------------------------------------------------------
+
+    async def add_stats(self, worker: str, delta: StatsDelta) -> None:
+        if delta:
+            await self._run(scripts.add_stats(worker_keys(self.prefix, worker),
+                                              delta.succeeded, delta.failed, delta.retried))
+
+    async def worker_counts(self, worker: str) -> WorkerCounts:
+        ok, failed, retried, live = await self._run(
+            scripts.worker_counts(worker_keys(self.prefix, worker)))
+        return WorkerCounts(ok + failed + retried, ok, failed, retried, live)
+
+    async def heartbeat(self, worker: str, instance: str, ttl: float) -> None:
+        await self._run(scripts.heartbeat(worker_keys(self.prefix, worker), instance, ttl))
+
+    async def leave(self, worker: str, instance: str) -> None:
+        with self._errors():
+            await self._conn().main.zrem(worker_keys(self.prefix, worker).instances, instance)
+
+    async def wait(self, queues: Sequence[str], timeout: float) -> None:
+        clients = self._conn()
+        if clients.blocking is None:
+            clients.blocking = self.settings.client(blocking=True)
+        with self._errors():
+            await wait(clients.main, clients.blocking, self.prefix, queues, timeout,
+                       self.settings.cluster)
+
+
+def _opt(value: Any, kind: type[Any]) -> Any:
+    return None if value is None else kind(value)

@@ -1,0 +1,222 @@
+"""The Lua scripts: loaded once from ``lua/*.lua``, one typed wrapper each.
+
+A wrapper builds a :class:`Call` (script, keys, arguments, reply parser); :func:`run`
+executes one and :func:`run_all` pipelines many in one round trip (each still one
+atomic script). Scripts are sent by SHA (``EVALSHA``); when the server answers
+NOSCRIPT (restart, failover, ``SCRIPT FLUSH``) the call is repeated with ``EVAL``,
+which also puts the script back into the server's cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any, Generic, TypeVar
+
+from redis.exceptions import NoScriptError
+
+from ..base import Outcome, PushItem, unique_lock_key
+from .connection import Client
+from .keys import QueueKeys, WorkerKeys
+
+T = TypeVar("T")
+
+#: Marker in a script's header: prepend the shared helpers of ``lua/_lib.lua``.
+USES_LIB = "uses _lib.lua"
+
+
+@dataclass(frozen=True, slots=True)
+class Lua:
+    """One script's source (helpers included) and its SHA1."""
+
+    name: str
+    source: str
+    sha: str
+
+
+def _load(name: str) -> Lua:
+    folder = files(__package__) / "lua"
+    text = (folder / f"{name}.lua").read_text(encoding="utf-8")
+    if USES_LIB in text.split("-- KEYS", 1)[0]:
+        text = (folder / "_lib.lua").read_text(encoding="utf-8") + "\n" + text
+    return Lua(name, text, hashlib.sha1(text.encode()).hexdigest())
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One script invocation, ready to run alone or in a pipeline."""
+
+    lua: Lua
+    keys: tuple[str, ...]
+    args: tuple[str | int | float, ...]
+    parse: Callable[[Any], T]
+
+
+async def run(client: Client, call: Call[T]) -> T:
+    """Run one script call (EVALSHA, then EVAL on NOSCRIPT)."""
+    n = len(call.keys)
+    try:
+        raw = await client.evalsha(call.lua.sha, n, *call.keys, *call.args)
+    except NoScriptError:
+        raw = await client.eval(call.lua.source, n, *call.keys, *call.args)
+    return call.parse(raw)
+
+
+async def run_all(client: Client, calls: Sequence[Call[T]]) -> list[T]:
+    """Run many script calls in one pipelined round trip; replies in order.
+
+    Calls that met NOSCRIPT (and only those: the others already ran) are sent
+    again with EVAL in a second round trip.
+    """
+    raw = await _pipeline(client, calls, by_sha=True)
+    redo = [i for i, r in enumerate(raw) if isinstance(r, NoScriptError)]
+    if redo:
+        again = await _pipeline(client, [calls[i] for i in redo], by_sha=False)
+        for i, r in zip(redo, again, strict=True):
+            raw[i] = r
+    for r in raw:
+        if isinstance(r, Exception):
+            raise r
+    return [c.parse(r) for c, r in zip(calls, raw, strict=True)]
+
+
+async def _pipeline(client: Client, calls: Sequence[Call[Any]], *, by_sha: bool) -> list[Any]:
+    pipe = client.pipeline(transaction=False)
+    for c in calls:
+        if by_sha:
+            pipe.evalsha(c.lua.sha, len(c.keys), *c.keys, *c.args)
+        else:
+            pipe.eval(c.lua.source, len(c.keys), *c.keys, *c.args)
+    replies: list[Any] = await pipe.execute(raise_on_error=False)
+    return replies
+
+
+def _flag(raw: Any) -> bool:
+    return bool(raw)
+
+
+def _ints(raw: Any) -> list[int]:
+    return [int(x) for x in raw]
+
+
+def _int(raw: Any) -> int:
+    return int(raw)
+
+
+def _same(raw: Any) -> Any:
+    return raw
+
+
+# ---- one wrapper per script ----------------------------------------------------------
+
+PUSH = _load("push")
+RESERVE = _load("reserve")
+RENEW = _load("renew")
+ACK = _load("ack")
+RELEASE = _load("release")
+FAIL = _load("fail")
+GET = _load("get")
+DELETE = _load("delete")
+COUNTS = _load("counts")
+LIST_FAILED = _load("list_failed")
+RETRY_FAILED = _load("retry_failed")
+PURGE_FAILED = _load("purge_failed")
+PURGE = _load("purge")
+NEXT_DUE = _load("next_due")
+HEARTBEAT = _load("heartbeat")
+WORKER_COUNTS = _load("worker_counts")
+ADD_STATS = _load("add_stats")
+
+
+def push(k: QueueKeys, items: Sequence[PushItem]) -> Call[list[str]]:
+    """Enqueue ``items`` (all of one queue); reply: each job's id (or its lock holder's)."""
+    args: list[str | int | float] = [len(items)]
+    for it in items:
+        env = it.envelope
+        lock = "" if env.unique is None else unique_lock_key(env.queue, env.job, env.unique)
+        ttl = "" if it.unique_for is None else max(1, round(it.unique_for * 1000))
+        args += [env.id, env.to_json(), repr(float(it.delay)), env.attempt, env.max_attempts,
+                 lock, ttl, it.unique_until]
+    return Call(PUSH, (k.ready, k.signal, k.job, k.unique), tuple(args), list)
+
+
+def reserve(k: QueueKeys, count: int, lease: float, token_prefix: str,
+            lease_lost: str) -> Call[list[Any]]:
+    """Reserve up to ``count`` due jobs; reply as documented in reserve.lua."""
+    return Call(RESERVE, (k.ready, k.reserved, k.failed, k.job),
+                (count, repr(float(lease)), token_prefix, lease_lost), list)
+
+
+def renew(k: QueueKeys, job_id: str, token: str, lease: float) -> Call[bool]:
+    """Extend a held lease; False when the token no longer holds it."""
+    return Call(RENEW, (k.reserved, k.job), (job_id, token, repr(float(lease))), _flag)
+
+
+def settle(k: QueueKeys, o: Outcome) -> Call[bool]:
+    """The ack, release or fail call for one outcome; False when the token lost the lease."""
+    if o.kind == "ack":
+        return Call(ACK, (k.reserved, k.job), (o.job_id, o.token), _flag)
+    if o.kind == "release":
+        return Call(RELEASE, (k.ready, k.reserved, k.signal, k.job),
+                    (o.job_id, o.token, repr(float(o.delay)),
+                     "1" if o.give_back_attempt else "0", o.error or ""), _flag)
+    return Call(FAIL, (k.reserved, k.failed, k.job),
+                (o.job_id, o.token, o.error or "failed", o.traceback or ""), _flag)
+
+
+def get(k: QueueKeys, job_id: str, lease_lost: str) -> Call[Any]:
+    """One job's stored fields, or None; reply as documented in get.lua."""
+    return Call(GET, (k.ready, k.reserved, k.failed, k.job), (job_id, lease_lost), _same)
+
+
+def delete(k: QueueKeys, job_id: str) -> Call[bool]:
+    """Delete a job that is not reserved; False when unknown or reserved."""
+    return Call(DELETE, (k.ready, k.failed, k.job), (job_id,), _flag)
+
+
+def counts(k: QueueKeys, lease_lost: str) -> Call[list[int]]:
+    """pending, delayed, reserved, failed."""
+    return Call(COUNTS, (k.ready, k.reserved, k.failed, k.job), (lease_lost,), _ints)
+
+
+def list_failed(k: QueueKeys, offset: int, limit: int) -> Call[list[Any]]:
+    """A page of failed jobs, oldest failure first; reply as in list_failed.lua."""
+    return Call(LIST_FAILED, (k.failed, k.job), (offset, limit), list)
+
+
+def retry_failed(k: QueueKeys, batch: int, job_ids: Sequence[str]) -> Call[int]:
+    """Failed jobs back to pending (``job_ids``, or the oldest ``batch`` when empty)."""
+    return Call(RETRY_FAILED, (k.ready, k.failed, k.signal, k.job), (batch, *job_ids), _int)
+
+
+def purge_failed(k: QueueKeys, max_score: str, batch: int) -> Call[int]:
+    """Delete up to ``batch`` failed jobs scored up to ``max_score``."""
+    return Call(PURGE_FAILED, (k.failed, k.job), (max_score, batch), _int)
+
+
+def purge(k: QueueKeys, batch: int) -> Call[int]:
+    """Delete up to ``batch`` jobs of the queue in any state."""
+    return Call(PURGE, (k.ready, k.reserved, k.failed, k.signal, k.job), (batch,), _int)
+
+
+def next_due(k: QueueKeys) -> Call[float | None]:
+    """Seconds until a job is due or a lease lapses; None when the queue is empty."""
+    return Call(NEXT_DUE, (k.ready, k.reserved), (),
+                lambda raw: None if raw is None else float(raw))
+
+
+def heartbeat(w: WorkerKeys, instance: str, ttl: float) -> Call[Any]:
+    """Mark ``instance`` alive for ``ttl`` seconds."""
+    return Call(HEARTBEAT, (w.instances,), (instance, repr(float(ttl))), _same)
+
+
+def worker_counts(w: WorkerKeys) -> Call[list[int]]:
+    """succeeded, failed, retried, live instances."""
+    return Call(WORKER_COUNTS, (w.stats, w.instances), (), _ints)
+
+
+def add_stats(w: WorkerKeys, succeeded: int, failed: int, retried: int) -> Call[Any]:
+    """Add outcome counters."""
+    return Call(ADD_STATS, (w.stats,), (succeeded, failed, retried), _same)
