@@ -48,7 +48,7 @@ async def drain(path: str, barrier: Any, done: Any, *, busy_timeout: float = 5.0
         got = await driver.reserve(QUEUE, rng.randint(1, batch), 60.0)
         if not got:
             counts = await driver.counts(QUEUE)
-            if (done is None or done.is_set()) and counts.pending == 0 and counts.delayed == 0:
+            if (done is None or done.is_set()) and counts.pending == 0:
                 break
             await driver.wait([QUEUE], 0.05)
             continue
@@ -63,18 +63,18 @@ async def drain(path: str, barrier: Any, done: Any, *, busy_timeout: float = 5.0
 
 async def push(path: str, barrier: Any, done: Any, *, n: int, busy_timeout: float = 5.0,
                unique: str | None = None) -> dict[str, Any]:
-    """Push ``n`` jobs in batches of random size (1 = single pushes), plus one unique job."""
+    """Push one delayed unique job (held all test long), then ``n`` jobs in random batches."""
     driver = SQLiteDriver(path, busy_timeout=busy_timeout)
     await driver.open()
     barrier.wait(60)
+    holder = None
+    if unique is not None:
+        [holder] = await driver.push([PushItem(envelope("u", unique=unique), delay=3600)])
     rng = random.Random(os.getpid())
     ids: list[str] = []
     while len(ids) < n:
         size = min(rng.choice([1, 1, 5, 20]), n - len(ids))
         ids.extend(await driver.push([PushItem(envelope(len(ids) + i)) for i in range(size)]))
-    holder = None
-    if unique is not None:
-        [holder] = await driver.push([PushItem(envelope("u", unique=unique))])
     await driver.close()
     return {"ids": ids, "unique": holder}
 

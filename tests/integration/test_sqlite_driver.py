@@ -161,7 +161,8 @@ async def test_unopenable_path_is_driver_unavailable_naming_it(tmp_path: Path) -
         await SQLiteDriver(folder).open()
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(DriverUnavailable, match=re.escape(f"cannot open database file {blocker}/q.db")):
+    message = re.escape(f"cannot open database file {blocker}/q.db")
+    with pytest.raises(DriverUnavailable, match=message):
         await SQLiteDriver(blocker / "q.db").open()
 
 
