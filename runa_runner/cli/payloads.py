@@ -42,9 +42,9 @@ def read_source(source: str, option: str) -> str:
         with open(path, encoding="utf-8") as fh:
             return fh.read()
     except OSError as exc:
-        raise InputError(f"{option}: cannot read {path}: {exc.strerror or exc}") from exc
+        raise InputError(f"{option}: cannot read {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise InputError(f"{option}: {path} is not UTF-8 text: {exc.reason}") from exc
+        raise InputError(f"{option}: {path} is not UTF-8 text: {exc.reason}") from None
 
 
 def parse_json(text: str, where: str) -> Any:

@@ -55,11 +55,13 @@ def environment() -> dict[str, str]:
 class Project:
     """A folder with a manifest and handlers, and ways to run ``runa-runner`` in it."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, manifest: str | None = MANIFEST) -> None:
+        """With ``manifest`` None, the folder already holds its manifest and handlers."""
         self.root = root
         self.out = root / "out"
-        root.joinpath("jobs.yaml").write_text(MANIFEST, encoding="utf-8")
-        shutil.copy(Path(__file__).with_name("handlers_src.py"), root / "acc_handlers.py")
+        if manifest is not None:
+            root.joinpath("jobs.yaml").write_text(manifest, encoding="utf-8")
+            shutil.copy(Path(__file__).with_name("handlers_src.py"), root / "acc_handlers.py")
         self.workers: list[Worker] = []
 
     def run(self, *args: str, stdin: str | None = None, ok: bool = True,
