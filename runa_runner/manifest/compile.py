@@ -14,11 +14,8 @@ from ..errors import ConfigError
 from ..registry import Registry
 from .document import Document
 from .imports import add_to_path, app_dir, import_callable
-from .view import View, seconds
+from .view import View, driver_config, seconds
 
-#: Driver keys holding durations (converted to seconds before the driver sees them).
-DRIVER_DURATIONS = frozenset({"busy_timeout", "socket_timeout", "socket_connect_timeout",
-                              "consumer_timeout"})
 QUEUE_DURATIONS = ("retry_delay", "retry_max_delay", "timeout", "retention")
 WORKER_DURATIONS = ("poll_interval", "lease", "stop_timeout")
 JOB_DURATIONS = ("retry_delay", "timeout", "unique_for")
@@ -58,10 +55,11 @@ def compile_registry(doc: Document, *, import_handlers: bool = True) -> Registry
 
     registry = Registry()
     for name, entry in view.drivers.items():
-        config = {k: v for k, v in entry.items() if k != "type" and not k.startswith("x-")}
-        for key in DRIVER_DURATIONS & set(config):
-            config[key] = seconds(config[key])
-        registry.driver(name, create_driver(entry["type"], config, doc.base_dir))
+        try:
+            driver = create_driver(entry["type"], driver_config(entry), doc.base_dir)
+        except ConfigError as exc:
+            raise ConfigError(doc.problem(("drivers", name), str(exc), key=True).format()) from exc
+        registry.driver(name, driver)
     for name, entry in view.queues.items():  # with the implicit 'default'
         kwargs = _settings(entry, QUEUE_DURATIONS)
         kwargs["driver"] = view.queue_driver(name)

@@ -20,6 +20,8 @@ class Positions:
 
     values: dict[KeyPath, Pos] = field(default_factory=dict)
     keys: dict[KeyPath, Pos] = field(default_factory=dict)
+    #: Unquoted YAML strings holding ``${``: once expanded they are typed like YAML scalars.
+    plain: set[KeyPath] = field(default_factory=set)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """``${VAR}`` and ``${VAR:-default}`` in manifest strings, so secrets stay out of the file.
 
-``$${`` stands for a literal ``${``. Only string values are expanded (never keys),
-and the result is always a string.
+``$${`` stands for a literal ``${``. Only string values are expanded (never keys).
+The result is a string, except for an unquoted YAML value: there, as in docker
+compose, ``concurrency: ${WORKERS:-4}`` becomes the number 4 (a quoted one stays text).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
+
+import yaml
 
 from .document import Document, KeyPath
 from .problems import Problem
@@ -52,10 +55,21 @@ def expand_document(doc: Document, env: Mapping[str, str]) -> list[Problem]:
     problems = []
     for path, container, key, text in _strings(doc.body, ()):
         try:
-            container[key] = expand(text, env)
+            value = expand(text, env)
         except EnvError as exc:
             problems.append(doc.problem(path, str(exc)))
+            continue
+        container[key] = _typed(value) if doc.prefix + path in doc.positions.plain else value
     return problems
+
+
+def _typed(text: str) -> Any:
+    """A number or boolean when YAML would read ``text`` as one, else ``text``."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, int | float) else text
 
 
 def _strings(node: Any, path: KeyPath) -> Iterator[tuple[KeyPath, Any, Any, str]]:

@@ -12,7 +12,7 @@ from ..errors import ConfigError
 from ..handlers import payload_adapter, payload_type
 from .document import Document, KeyPath
 from .problems import Problem, did_you_mean
-from .view import View
+from .view import View, driver_config
 
 
 class ImportFailed(ConfigError):
@@ -84,7 +84,7 @@ def _paths(view: View) -> Iterator[tuple[KeyPath, str, bool]]:
 
 def import_problems(doc: Document, view: View) -> list[Problem]:
     """Import every handler, middleware and driver type; one problem per failure."""
-    from ..drivers import driver_class
+    from ..drivers import create_driver, driver_class
 
     add_to_path(app_dir(doc))
     problems = []
@@ -101,6 +101,7 @@ def import_problems(doc: Document, view: View) -> list[Problem]:
             continue
         try:
             driver_class(kind)
+            create_driver(kind, driver_config(driver), doc.base_dir)  # builds, never connects
         except Exception as exc:  # a broken driver module is reported, not raised
             message = str(exc) if isinstance(exc, ConfigError) else (
                 f"driver type '{kind}' cannot be loaded: {_cause(exc)}")

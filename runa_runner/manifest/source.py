@@ -71,7 +71,8 @@ def _load_yaml(text: str, fail: Any) -> tuple[Any, Positions]:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         text = str(exc.problem or exc.context)
-        hint = " (check the indentation)" if "<block" in text else ""
+        hint = " (check the indentation)" if "<block" in text else (
+            " (quote a ${VAR} used inside {...} or [...])" if "got '{'" in text else "")
         raise fail(line, column, f"invalid YAML: {text}{hint}") from None
     except yaml.YAMLError as exc:
         raise fail(1, 1, f"invalid YAML: {exc}") from None
@@ -102,7 +103,10 @@ def _walk(
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_walk(loader, n, (*path, i), pos, dupes, fail) for i, n in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    value = loader.construct_object(node, deep=True)
+    if isinstance(node, yaml.ScalarNode) and node.style is None and "${" in str(value):
+        pos.plain.add(path)
+    return value
 
 
 def _load_json(text: str, fail: Any) -> tuple[Any, Positions]:
@@ -115,8 +119,11 @@ def _load_json(text: str, fail: Any) -> tuple[Any, Positions]:
     # JSON is (nearly) YAML: borrow the YAML composer for positions only, best effort.
     try:
         _, positions = _load_yaml(text, fail)
-    except SourceError:
+    except SourceError as exc:
+        if "duplicate key" in exc.problem.message:
+            raise
         positions = Positions()
+    positions.plain.clear()  # JSON strings are always quoted
     return data, positions
 
 

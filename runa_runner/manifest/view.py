@@ -25,6 +25,9 @@ WORKER_DEFAULTS: dict[str, Any] = {
 }
 #: RabbitMQ's default consumer_timeout, in seconds (30 minutes).
 AMQP_CONSUMER_TIMEOUT = 1800.0
+#: Driver keys holding durations (converted to seconds before the driver sees them).
+DRIVER_DURATIONS = frozenset({"busy_timeout", "socket_timeout", "socket_connect_timeout",
+                              "consumer_timeout"})
 
 
 def mapping(value: Any) -> dict[str, Any]:
@@ -46,6 +49,14 @@ def whole(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value) if float(value).is_integer() else None
+
+
+def driver_config(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``from_config`` receives: the driver's keys minus type and x-*, durations in seconds."""
+    config = {k: v for k, v in entry.items() if k != "type" and not k.startswith("x-")}
+    for key in DRIVER_DURATIONS & set(config):
+        config[key] = seconds(config[key])
+    return config
 
 
 class View:

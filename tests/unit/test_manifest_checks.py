@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 
 from runa_runner.cli import main
-from runa_runner.drivers.base import ALL_CAPABILITIES, Capability
 from runa_runner.manifest import check_manifest
-from runa_runner.manifest.view import View
 
 
 def lines(tmp_path: Path, text: str, *, imports: bool = False) -> list[str]:
@@ -17,13 +15,6 @@ def lines(tmp_path: Path, text: str, *, imports: bool = False) -> list[str]:
     path.write_text(text)
     problems, _ = check_manifest(path, import_handlers=imports)
     return [p.format().removeprefix(f"{path}:") for p in problems]
-
-
-@pytest.fixture
-def no_renew_no_unique(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every driver behaves like one that cannot renew leases nor hold unique locks."""
-    caps = ALL_CAPABILITIES - {Capability.RENEW, Capability.UNIQUE}
-    monkeypatch.setattr(View, "capabilities", lambda self, driver: caps)
 
 
 def test_stop_timeout_shorter_than_a_timeout(tmp_path: Path) -> None:
@@ -54,22 +45,49 @@ def test_timeout_beyond_amqp_consumer_timeout(tmp_path: Path) -> None:
             "amqp driver 'rabbit': RabbitMQ closes the channel of a job running that long") in found
 
 
-def test_timeout_beyond_lease_without_renew(tmp_path: Path, no_renew_no_unique: None) -> None:
-    text = ("queues:\n  q: {workers: [w]}\nworkers:\n  w: {lease: 10s, stop_timeout: 1m}\n"
-            "jobs:\n  j: {handler: 'a:b', queue: q, timeout: 20s}\n")
+AMQP = """\
+drivers:
+  rabbit: {type: amqp}
+queues:
+  q: {driver: rabbit, workers: [w]}
+workers:
+  w: {lease: 10s, stop_timeout: 1m}
+jobs:
+"""
+
+
+def test_timeout_beyond_lease_without_renew(tmp_path: Path) -> None:
+    # The AMQP driver cannot renew a lease.
+    text = AMQP + "  j: {handler: 'a:b', queue: q, timeout: 20s}\n"
     assert lines(tmp_path, text) == [
-        "6:42: warning: jobs.j.timeout: timeout 20s exceeds the lease 10s of worker 'w' and "
-        "driver 'memory' cannot renew leases: another worker may run the job again meanwhile "
+        "8:42: warning: jobs.j.timeout: timeout 20s exceeds the lease 10s of worker 'w' and "
+        "driver 'rabbit' cannot renew leases: another worker may run the job again meanwhile "
         "(raise the lease)"
     ]
 
 
-def test_unique_needs_the_capability(tmp_path: Path, no_renew_no_unique: None) -> None:
-    text = "jobs:\n  j: {handler: 'a:b', unique_until: start}\n"
+def test_unique_needs_the_capability(tmp_path: Path) -> None:
+    text = AMQP + "  j: {handler: 'a:b', queue: q, unique_until: start}\n"
     assert lines(tmp_path, text) == [
-        "2:37: jobs.j.unique_until: driver 'memory' (type memory) cannot do unique jobs "
+        "8:47: jobs.j.unique_until: driver 'rabbit' (type amqp) cannot do unique jobs "
         "(it lacks the 'unique' capability)"
     ]
+
+
+def test_driver_config_is_built_at_validate(tmp_path: Path) -> None:
+    text = "drivers:\n  r: {type: redis, url: 'redis://127.0.0.1:1/0'}\n  s: {type: sqlite}\n"
+    assert lines(tmp_path, text, imports=True) == []  # built, never connected
+    assert not (tmp_path / ".runa").exists()
+
+
+def test_unquoted_env_values_are_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNA_TEST_WORKERS", "8")
+    path = tmp_path / "m.yaml"
+    path.write_text("workers:\n  default:\n    concurrency: ${RUNA_TEST_WORKERS}\n"
+                    "    meta: {a: '${RUNA_TEST_WORKERS}'}\n")
+    problems, doc = check_manifest(path)
+    assert problems == [] and doc is not None
+    assert doc.body["workers"]["default"] == {"concurrency": 8, "meta": {"a": "8"}}
 
 
 def test_worker_serving_no_queue_is_a_warning(tmp_path: Path) -> None:
