@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from ..manifest import check_manifest
-from ..manifest.explain import explain
+from ..manifest.explain import explain, explain_rows
 from ..manifest.problems import Problem
 from ..manifest.view import View
 
@@ -29,26 +29,30 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                         help="text lines, or a JSON list of {file, line, column, path, message, "
                         "severity} (default text)")
     parser.add_argument("--explain", metavar="JOB",
-                        help="print each effective setting of JOB and where it comes from")
+                        help="print each effective setting of JOB and where it comes from "
+                        "(with --format json: a list of {setting, value, source})")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     path = getattr(args, "config", None)
     problems, doc = check_manifest(path, import_handlers=not args.no_import)
-    failed = any(p.is_error for p in problems)
+    valid = doc is not None and not any(p.is_error for p in problems)
+    if doc is not None and valid and args.explain and args.format == "json":
+        rows = explain_rows(View(doc.body), args.explain)
+        print(json.dumps([{"setting": k, "value": v, "source": s} for k, v, s in rows], indent=2))
+        return 0
     if args.format == "json":
         print(json.dumps([p.to_dict() for p in problems], indent=2))
     else:
         for problem in problems:
             print(problem.format())
-    if failed or doc is None:
+    if not valid or doc is None:
         return 1
-    view = View(doc.body)
     if args.explain:
-        print(explain(view, args.explain))
+        print(explain(View(doc.body), args.explain))
     elif args.format == "text":
-        print(summary(doc.file, view, problems))
+        print(summary(doc.file, View(doc.body), problems))
     return 0
 
 

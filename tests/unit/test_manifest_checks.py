@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,13 @@ def test_explain_unknown_job(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["validate", "--no-import", "-c", str(path), "--explain", "mail.snd"]) == 1
     assert capsys.readouterr().err == (
         "runa-runner: error: unknown job 'mail.snd' (did you mean 'mail.send'?)\n")
+
+
+def test_explain_as_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(EXPLAIN)
+    argv = ["validate", "--no-import", "-c", str(path), "--explain", "mail.send", "--format",
+            "json"]
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {"setting": "retry", "value": "3", "source": "queue critical"} in rows
