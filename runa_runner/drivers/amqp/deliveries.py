@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,9 +35,6 @@ from ..base import LEASE_LOST, Outcome, Reserved
 from . import names, wire
 from .link import Link
 from .publishing import Publisher
-
-#: Settled tokens remembered, so a retried settle batch answers the same again.
-SETTLED_MEMORY = 10_000
 
 
 @dataclass(slots=True)
@@ -55,7 +51,6 @@ class Deliveries:
         self.publisher = publisher
         self.consumer_timeout = consumer_timeout
         self.held: dict[str, Held] = {}
-        self._settled: OrderedDict[str, bool] = OrderedDict()
 
     async def reserve(self, queue: str, count: int) -> list[Reserved]:
         await self.publisher.topology.ensure(queue)
@@ -127,13 +122,13 @@ class Deliveries:
         return [bool(r) for r in results]
 
     async def _settle_one(self, o: Outcome) -> bool:
-        if o.token in self._settled:
-            return self._settled[o.token]
-        held = self.held.get(o.token)
+        held = self.held.pop(o.token, None)  # popped first: a token settles once
         if held is None or held.env.id != o.job_id:
+            if held is not None:
+                self.held[o.token] = held
             return False
         if held.channel.is_closed:
-            return self._done(o.token, False)  # the broker gives the job back itself
+            return False  # the broker gives the job back itself
         try:
             if o.kind == "release":
                 await self._republish(held, o)
@@ -144,18 +139,12 @@ class Deliveries:
                 await held.channel.basic_ack(held.tag)
         except DriverError:
             if held.channel.is_closed:
-                return self._done(o.token, False)
+                return False
+            self.held[o.token] = held  # still ours: the caller may retry
             raise
-        return self._done(o.token, True)
+        return True
 
     async def _republish(self, held: Held, o: Outcome) -> None:
         attempt = held.env.attempt - 1 if o.give_back_attempt else held.env.attempt
         env = held.env.evolve(attempt=max(attempt, 0), available_at=time.time() + o.delay)
         await self.publisher.job(env, o.delay)
-
-    def _done(self, token: str, ok: bool) -> bool:
-        self.held.pop(token, None)
-        self._settled[token] = ok
-        while len(self._settled) > SETTLED_MEMORY:
-            self._settled.popitem(last=False)
-        return ok

@@ -4,12 +4,15 @@ publisher confirms on every publish, delay without plugins, and nothing lost.
 Capabilities, and why not more:
 
 * DELAY: holding queues per delay bucket (names.py), retries included.
-* COUNT: ``pending`` and ``failed`` from queue declares; ``delayed`` and
-  ``reserved`` are null: AMQP cannot see inside other processes' holding queues
-  or unacked deliveries, and a driver never guesses.
-* FAILED_STORE, LIST: a failed queue per work queue, read by take-and-requeue
-  (failed.py says the cost); ``get`` finds failed jobs and jobs this process
-  holds, nothing else (pending and delayed messages cannot be looked up).
+* Not COUNT (which promises every state): ``counts`` gives ``pending`` and
+  ``failed`` from queue declares, but ``delayed`` and ``reserved`` are null:
+  AMQP cannot see other processes' holding queues or unacked deliveries, and a
+  driver never guesses.
+* FAILED_STORE: a failed queue per work queue, read by take-and-requeue
+  (failed.py says the cost); ``list_failed`` works.
+* Not LIST (which promises lookup by id in every state): ``get`` finds failed
+  jobs (a scan) and jobs this process holds, nothing else: pending and delayed
+  messages cannot be looked up by id in AMQP.
 * PURGE: purges the work and failed queues and the holding queues this process
   declared; delayed jobs another process pushed still arrive when due.
 * STATS, INSTANCES: shared through the broker (stats.py).
@@ -59,9 +62,8 @@ class AMQPDriver:
 
     type_name = "amqp"
     CAPABILITIES = frozenset({
-        Capability.DELAY, Capability.COUNT, Capability.FAILED_STORE, Capability.LIST,
-        Capability.PURGE, Capability.STATS, Capability.INSTANCES,
-        Capability.CROSS_PROCESS, Capability.WAKE,
+        Capability.DELAY, Capability.FAILED_STORE, Capability.PURGE, Capability.STATS,
+        Capability.INSTANCES, Capability.CROSS_PROCESS, Capability.WAKE,
     })
     capabilities = CAPABILITIES
 
@@ -174,7 +176,7 @@ class AMQPDriver:
         return await self._stats.counts(worker)
 
     async def heartbeat(self, worker: str, instance: str, ttl: float) -> None:
-        await self._stats.heartbeat(worker, instance)
+        await self._stats.heartbeat(worker, instance, ttl)
 
     async def leave(self, worker: str, instance: str) -> None:
         await self._stats.leave(worker, instance)

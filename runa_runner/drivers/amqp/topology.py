@@ -32,8 +32,11 @@ class Topology:
 
     async def ensure(self, queue: str) -> None:
         """The exchange, ``queue``'s work queue (bound) and its failed queue exist."""
-        if queue in self._ready:
-            return
+        if queue not in self._ready:
+            # Shielded: a cancelled RPC makes aiormq close the channel.
+            await asyncio.shield(self._declare(queue))
+
+    async def _declare(self, queue: str) -> None:
         async with self._lock:
             if queue in self._ready:
                 return

@@ -66,7 +66,8 @@ class Waker:
                 self._bound.add(queue)
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
-        await self._ensure(queues)
+        # Shielded: a cancelled RPC makes aiormq close the channel.
+        await asyncio.shield(self._ensure(queues))
         events = [self._event(q) for q in queues]
         if not any(ev.is_set() for ev in events):
             message, self._unacked = self._unacked, None
