@@ -13,7 +13,10 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..registry import Registry
@@ -26,6 +29,8 @@ HARD_EXIT_AFTER = 3.0
 #: Seconds to wait for handler threads after the units stopped.
 THREAD_GRACE = 1.0
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: Name prefix of the threads running sync handlers.
+HANDLER_THREADS = "runa-handler"
 
 
 class Stopper:
@@ -79,6 +84,9 @@ async def stop_unit(unit: Unit, running: asyncio.Task[Any]) -> None:
 def run_loop(registry: Registry, serve: Callable[[Stopper], Coroutine[Any, Any, int]]) -> int:
     """Run ``serve`` with signal handling on a new loop; close drivers; don't wait on threads."""
     loop = asyncio.new_event_loop()
+    # Our own executor for sync handlers, so that we can stop waiting for it at exit.
+    executor = ThreadPoolExecutor(thread_name_prefix=HANDLER_THREADS)
+    loop.set_default_executor(executor)
     stopper = Stopper()
     stopper.install(loop)
     try:
@@ -87,22 +95,26 @@ def run_loop(registry: Registry, serve: Callable[[Stopper], Coroutine[Any, Any, 
         try:
             loop.run_until_complete(registry.close())
             stopper.uninstall(loop)
-            threads_done = loop.run_until_complete(shutdown_threads(loop))
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()
-    if not threads_done:
+            executor.shutdown(wait=False, cancel_futures=True)
+    if not threads_finished(THREAD_GRACE):
         hard_exit(code)
     return code
 
 
-async def shutdown_threads(loop: asyncio.AbstractEventLoop) -> bool:
-    """Wait briefly for handler threads; False when one is still running."""
-    try:
-        await asyncio.wait_for(loop.shutdown_default_executor(), THREAD_GRACE)
-    except TimeoutError:
-        return False
-    return True
+def threads_finished(grace: float) -> bool:
+    """Wait up to ``grace`` seconds for our handler threads (idle ones exit at once)."""
+    deadline = time.monotonic() + grace
+    while True:
+        others = [t for t in threading.enumerate()
+                  if t.name.startswith(HANDLER_THREADS) and t.is_alive()]
+        if not others:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        others[0].join(timeout=0.05)
 
 
 def hard_exit(code: int) -> None:

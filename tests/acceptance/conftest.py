@@ -42,6 +42,7 @@ jobs:
   note.record: {handler: "acc_handlers:record", queue: main}
   note.explode: {handler: "acc_handlers:explode", queue: fragile}
   nap: {handler: "acc_handlers:nap", queue: naps}
+  nap.sync: {handler: "acc_handlers:doze", queue: naps}
   note.scratch: {handler: "acc_handlers:record", queue: scratch}
 """
 

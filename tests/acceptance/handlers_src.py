@@ -49,3 +49,10 @@ async def nap(job: Job[Nap]) -> None:
     if not (job.payload.only_first and job.attempt > 1):
         await asyncio.sleep(job.payload.seconds)
     mark("nap.log", f"end {job.payload.tag} attempt {job.attempt} at {time.time()}")
+
+
+def doze(job: Job[Nap]) -> None:
+    """A sync handler (run in a thread, which no stop can kill)."""
+    mark("nap.log", f"start {job.payload.tag} attempt {job.attempt}")
+    time.sleep(job.payload.seconds)
+    mark("nap.log", f"end {job.payload.tag} attempt {job.attempt} at {time.time()}")

@@ -99,6 +99,8 @@ def test_failed_delete_purge_and_usage(project: Project) -> None:
     gone = project.run("failed", "delete", "fragile", ids[0], ok=False)
     assert gone.returncode == 1 and f"unknown job '{ids[0]}'" in gone.stderr
     assert project.run("failed", "retry", "fragile", ok=False).returncode == 2
+    assert project.json("failed", "retry", "fragile", "--all") == {"retried": 2}
+    project.run("work", "--all", "--burst")  # still broken: both fail again
     assert project.run("failed", "purge", "fragile", "--older-than", "1h").stdout.startswith(
         "purged 0 ")
     assert project.json("failed", "purge", "fragile") == {"purged": 2}
@@ -133,8 +135,10 @@ def test_push_options_show_in_job_json(project: Project) -> None:
     assert info["error"] is None
     assert info["available_at"] - info["enqueued_at"] > 3500
 
-    from_stdin = project.run("push", "note.record", "--json", "-", stdin='{"text": "in"}')
-    assert project.json("job", from_stdin.stdout.strip())["payload"] == {"text": "in"}
+    from_stdin = project.run("push", "note.record", "--json", "-", "--queue", "fragile",
+                             stdin='{"text": "in"}')
+    info = project.json("job", from_stdin.stdout.strip())
+    assert (info["payload"], info["queue"], info["max_attempts"]) == ({"text": "in"}, "fragile", 3)
 
     bad_delay = project.run("push", "note.record", "--json", "{}", "--delay", "soon", ok=False)
     assert bad_delay.returncode == 2 and "invalid duration 'soon'" in bad_delay.stderr

@@ -68,3 +68,15 @@ def test_second_sigint_exits_130_at_once(project: Project) -> None:
     assert worker.wait() == 130
     assert time.monotonic() - begun < 5
     assert project.json("job", job_id)["state"] == "pending"
+
+
+def test_a_sync_handler_past_stop_timeout_does_not_hold_the_exit(project: Project) -> None:
+    job_id = project.push("nap.sync", {"tag": "s", "seconds": 60})
+    worker = project.start("hasty")
+    project.wait_lines("nap.log", lambda lines: started(lines, "s"))
+
+    begun = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 1
+    assert time.monotonic() - begun < 10
+    assert project.json("job", job_id)["state"] == "pending"
