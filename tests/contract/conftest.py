@@ -8,6 +8,7 @@ Fixtures:
   (a fresh sqlite file, a unique Redis key prefix, a unique AMQP queue prefix). Two
   calls give two instances over the same data where the driver is cross-process,
   which is how a test plays "another worker process".
+* ``make_sibling_driver()`` — the same over a second namespace (prefix isolation).
 * ``driver`` — one opened instance from ``make_driver``.
 * ``make_registry(...)`` — a frozen registry built with the builder on that driver.
 
@@ -85,6 +86,21 @@ async def make_driver(namespace: Namespace) -> AsyncIterator[Callable[[], Driver
 
     yield make
     await cleanup_namespace(namespace, made)
+
+
+@pytest.fixture
+async def make_sibling_driver(namespace: Namespace) -> AsyncIterator[Callable[[], Driver]]:
+    """Factory: a driver over a second namespace (own prefix, same servers and exchange)."""
+    sibling = namespace.sibling()
+    made: list[Driver] = []
+
+    def make() -> Driver:
+        drv = sibling.build()
+        made.append(drv)
+        return drv
+
+    yield make
+    await cleanup_namespace(sibling, made)
 
 
 @pytest.fixture

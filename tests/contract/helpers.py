@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ WORKER = "w"
 #: Every queue name a test handed to a driver; AMQP queues cannot be listed, so
 #: cleanup deletes these names under the test's prefix.
 TOUCHED: set[str] = {QUEUE}
+#: Worker names the tests use (their AMQP stats/instances queues are deleted after).
+WORKERS = (WORKER, "w1", "w2", "never")
 
 T = TypeVar("T")
 
@@ -35,6 +38,16 @@ class Namespace:
     redis_url: str
     amqp_url: str
     uid: str
+    #: AMQP exchange; each test gets its own unless it shares one on purpose.
+    exchange: str = ""
+
+    def __post_init__(self) -> None:
+        self.exchange = self.exchange or f"t{self.uid[:8]}"
+
+    def sibling(self) -> Namespace:
+        """Another namespace on the same servers (and AMQP exchange), with its own prefix."""
+        return Namespace(self.driver_name, self.driver_class, self.tmp_path / "sibling",
+                         self.redis_url, self.amqp_url, uuid.uuid4().hex, self.exchange)
 
     @property
     def prefix(self) -> str:
@@ -45,11 +58,12 @@ class Namespace:
     def build(self) -> Driver:
         cls = self.driver_class
         if self.driver_name == "sqlite":
+            self.tmp_path.mkdir(parents=True, exist_ok=True)
             drv: Driver = cls(str(self.tmp_path / "queue.db"))
         elif self.driver_name == "redis":
             drv = cls(self.redis_url, prefix=self.prefix)
         elif self.driver_name == "amqp":
-            drv = cls(self.amqp_url, prefix=self.prefix)
+            drv = cls(self.amqp_url, prefix=self.prefix, exchange=self.exchange)
         else:
             drv = cls()
         return drv
@@ -79,7 +93,8 @@ async def _drop_redis_keys(ns: Namespace) -> None:
 
     client = aioredis.Redis.from_url(ns.redis_url)
     try:
-        keys = [k async for k in client.scan_iter(match=f"{ns.prefix}*", count=500)]
+        # Keys embed the prefix inside a hash tag ("{t:...:q}:ready"), so match anywhere.
+        keys = [k async for k in client.scan_iter(match=f"*{ns.prefix}*", count=500)]
         if keys:
             await client.delete(*keys)
     finally:
@@ -87,22 +102,45 @@ async def _drop_redis_keys(ns: Namespace) -> None:
 
 
 async def _drop_amqp_queues(ns: Namespace) -> None:
+    # Deleting a queue that does not exist is not an error in RabbitMQ, so one channel
+    # does it all. Retried: another test may force-close connections meanwhile.
     import aio_pika
 
-    conn = await aio_pika.connect(ns.amqp_url)
-    try:
-        names = getattr(ns.driver_class, "queue_names", None)
-        for queue in sorted(TOUCHED):
-            # The driver may declare helper queues (delay, failed); it lists them if so.
-            full = list(names(ns.prefix, queue)) if callable(names) else [ns.prefix + queue]
-            for name in full:
+    for attempt in range(3):
+        try:
+            conn = await aio_pika.connect(ns.amqp_url)
+            try:
                 channel = await conn.channel()
-                with contextlib.suppress(Exception):
+                for name in _amqp_names(ns.prefix):
                     await channel.queue_delete(name)
-                with contextlib.suppress(Exception):
-                    await channel.close()
-    finally:
-        await conn.close()
+                await channel.exchange_delete(ns.exchange)
+            finally:
+                await conn.close()
+            return
+        except Exception:
+            if attempt == 2:
+                raise
+            await asyncio.sleep(0.2)
+
+
+#: Delays the tests use, so their AMQP holding queues are deleted too (the others,
+#: e.g. jittered backoff buckets, expire on their own once idle).
+KNOWN_DELAYS = (0.01, 0.05, 0.2, 0.3, 0.4, 0.5, 1.0, 20.0, 60.0, 3600.0)
+
+
+def _amqp_names(prefix: str) -> list[str]:
+    """RabbitMQ queues a test may have created (layout of runa_runner.drivers.amqp.names)."""
+    try:
+        from runa_runner.drivers.amqp import names
+    except ImportError:
+        return [prefix + q for q in sorted(TOUCHED)]
+    out = []
+    for q in sorted(TOUCHED):
+        out += [names.work_queue(prefix, q), names.failed_queue(prefix, q)]
+        out += [names.delay_queue(prefix, q, names.bucket_ms(d)) for d in KNOWN_DELAYS]
+    for w in WORKERS:
+        out += [names.stats_queue(prefix, w), names.workers_queue(prefix, w)]
+    return out
 
 
 def item(

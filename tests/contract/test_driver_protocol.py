@@ -256,3 +256,18 @@ async def test_crash_on_the_last_attempt_ends_in_failed(
     assert rec is not None and rec.state == "failed"
     assert rec.error is not None and "lease" in rec.error
     await second.close()
+
+
+async def test_namespaces_do_not_see_each_others_jobs(
+    driver: Driver, make_sibling_driver: Callable[[], Driver],
+) -> None:
+    # Two deployments on one server, told apart by prefix (Redis keys, AMQP queue names).
+    other = make_sibling_driver()
+    await other.open()
+    await driver.push([item(payload="mine")])
+    await other.push([item(payload="theirs")])
+    assert (await reserve_one(driver)).envelope.payload == "mine"
+    assert (await reserve_one(other)).envelope.payload == "theirs"
+    assert await driver.reserve(QUEUE, 5, 30.0) == []
+    assert await other.reserve(QUEUE, 5, 30.0) == []
+    await other.close()

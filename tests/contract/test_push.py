@@ -209,6 +209,7 @@ async def test_push_sync_from_a_plain_thread(make_registry: Callable[..., rr.Reg
         assert threading.current_thread() is not threading.main_thread()
         job_id = reg.push_sync("mail.send", {"to": "t@x.y"}, meta={"via": "thread"})
         reserved: Reserved = reg.run_sync(reserve(reg))
+        reg.run_sync(reg.close())  # its connections belong to the loop push_sync made
         return job_id, reserved
 
     job_id, r = await asyncio.to_thread(producer)
