@@ -88,8 +88,11 @@ async def run_unit(unit: Unit, burst: bool, stopper: Stopper) -> bool:
     log.info("worker %s started (%s)", unit.name, summary(unit))
     try:
         await unit.run(burst=burst)
-    except StopTimedOut as exc:
-        log.warning("worker %s stopped: %s (%s)", unit.name, exc, counters(unit))
+    except StopTimedOut:
+        why = ("at once" if stopper.exit_code is not None
+               else f"after stop_timeout ({unit.spec.stop_timeout:g}s)")
+        log.warning("worker %s stopped %s: unfinished jobs were released to their queues (%s)",
+                    unit.name, why, counters(unit))
         return True
     log.info("worker %s stopped (%s)", unit.name, counters(unit))
     return False
