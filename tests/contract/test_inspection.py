@@ -87,7 +87,7 @@ async def test_retry_failed_puts_jobs_back_with_attempts_reset(
     assert await reg.retry_failed(QUEUE) == 0
 
 
-@needs(Capability.FAILED_STORE, Capability.LIST)
+@needs(Capability.FAILED_STORE)
 async def test_purge_failed_older_than(make_registry: Callable[..., rr.Registry]) -> None:
     reg = make_registry(jobs={"j": anything})
     old = await push_and_fail(reg, "old")
@@ -96,10 +96,11 @@ async def test_purge_failed_older_than(make_registry: Callable[..., rr.Registry]
     await asyncio.sleep(0.05)
     new = await push_and_fail(reg, "new")
     assert await reg.purge_failed(QUEUE, older_than=cut) == 1
-    assert [f.id for f in await reg.failed(QUEUE)] == [new]
-    assert await reg.job_info(old) is None
-    assert await reg.purge_failed(QUEUE) == 1
-    assert await reg.failed(QUEUE) == []
+    if Capability.LIST in (await reg.queue_driver(QUEUE)).capabilities:
+        assert [f.id for f in await reg.failed(QUEUE)] == [new]
+        assert await reg.job_info(old) is None
+    assert await reg.purge_failed(QUEUE) == 1  # only the newer one was left
+    assert await reg.retry_failed(QUEUE) == 0
 
 
 @needs(Capability.DELETE)

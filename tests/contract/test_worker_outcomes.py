@@ -219,7 +219,7 @@ async def delays_after_failed_run(reg: rr.Registry, ids: list[str]) -> list[tupl
     out = []
     for job_id in ids:
         info = await reg.job_info(job_id)
-        assert info is not None and info.state == "delayed"
+        assert info is not None and info.state == "delayed", info
         out.append((info.available_at - after, info.available_at - before))
     return out
 
@@ -245,8 +245,9 @@ async def test_exponential_backoff_stays_within_its_bounds(
                           queues={QUEUE: queue}, workers={"w": {"concurrency": 16}})
     ids = [await first.push("j", {}) for _ in range(16)]
     # Each delay lies in [low, high]; a delay outside [0, cap] shows as low > cap or high < 0.
-    for low, high in await delays_after_failed_run(first, ids):  # attempt 1: cap 10
-        assert low <= 10.1 and high >= -0.1
+    bounds1 = await delays_after_failed_run(first, ids)  # attempt 1: cap 10
+    for low, high in bounds1:
+        assert low <= 10.1 and high >= -0.1, bounds1
 
     fourth = make_registry(jobs={"j": failing([], lambda j: ValueError("x"))},
                            queues={"q4": queue}, workers={"w": {"concurrency": 16}})
@@ -254,9 +255,9 @@ async def test_exponential_backoff_stays_within_its_bounds(
     await burn_attempts_on(fourth, "q4", 3, 16)
     bounds = await delays_after_failed_run(fourth, ids4)  # attempt 4: min(80, 25) = 25
     for low, high in bounds:
-        assert low <= 25.1 and high >= -0.1
+        assert low <= 25.1 and high >= -0.1, bounds
     # The delay grew past the base: 16 jittered draws in [0, 25] all <= 10 is ~4e-7 likely.
-    assert max(low for low, _ in bounds) > 10
+    assert max(low for low, _ in bounds) > 10, bounds
 
 
 async def burn_attempts_on(reg: rr.Registry, queue: str, n: int, count: int) -> None:
