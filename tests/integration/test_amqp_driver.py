@@ -210,8 +210,8 @@ async def test_corrupt_message_goes_to_failed_and_the_worker_carries_on(
     try:
         channel = await conn.channel()
         exchange = await channel.get_exchange(prefix + "x")
-        await exchange.publish(aio_pika.Message(b"not json at all"), routing_key="q")
-        await exchange.publish(aio_pika.Message(b'{"id": 1}'), routing_key="q")
+        await exchange.publish(aio_pika.Message(b"not json at all"), routing_key=prefix + "q")
+        await exchange.publish(aio_pika.Message(b'{"id": 1}'), routing_key=prefix + "q")
     finally:
         await conn.close()
     got = await drv.reserve("q", 10, 30)

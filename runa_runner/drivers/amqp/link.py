@@ -51,8 +51,13 @@ class _DropReconnectChatter(logging.Filter):
 logging.getLogger("aio_pika.robust_connection").addFilter(_DropReconnectChatter())
 
 
+#: Channels reserving in parallel: a quorum-queue ``basic.get`` is a Raft round
+#: trip (~1.5 ms), so a batch reserve spreads its gets over these.
+GETTERS = 4
+
+
 class Link:
-    """One robust connection with a confirming publish channel and a work channel."""
+    """One robust connection: a confirming publish channel and ``GETTERS`` work channels."""
 
     def __init__(self, url: str, ready_timeout: float = 10.0) -> None:
         self.url = url
@@ -61,6 +66,7 @@ class Link:
         self.connection: AbstractRobustConnection | None = None
         self.publisher: AbstractRobustChannel | None = None
         self.worker: AbstractRobustChannel | None = None
+        self.getters: list[AbstractRobustChannel] = []
         self._down = False
 
     async def open(self) -> None:
@@ -71,7 +77,8 @@ class Link:
         self.connection = conn
         with self.guard("open channels"):
             self.publisher = await conn.channel(publisher_confirms=True, on_return_raises=True)
-            self.worker = await conn.channel(publisher_confirms=False)
+            self.getters = [await conn.channel(publisher_confirms=False) for _ in range(GETTERS)]
+            self.worker = self.getters[0]
 
     async def close(self) -> None:
         conn, self.connection = self.connection, None
@@ -96,9 +103,10 @@ class Link:
             raise DriverError(f"AMQP driver for {self.target} is not open")
         return channel
 
-    async def raw(self, which: str = "worker") -> aiormq.abc.AbstractChannel:
-        """The current underlying channel, waiting (bounded) through an outage."""
-        channel = self.robust(which)
+    async def raw(self, which: str | int = "worker") -> aiormq.abc.AbstractChannel:
+        """The current underlying channel (a name, or a getter's index), waiting
+        (bounded) through an outage."""
+        channel = self.getters[which] if isinstance(which, int) else self.robust(which)
         try:
             return await asyncio.wait_for(channel.get_underlay_channel(), self.ready_timeout)
         except TimeoutError:

@@ -3,11 +3,13 @@
 Layout for a queue ``mail`` with prefix ``runa.`` and exchange ``runa``:
 
 * ``runa.mail`` — the work queue (quorum, durable), bound to the exchange with
-  routing key ``mail``. Quorum queues stamp ``x-delivery-count`` on redeliveries,
-  which is how a crashed run still counts as an attempt.
+  routing key ``runa.mail`` (its own name, so deployments with different
+  prefixes can share an exchange without seeing each other's jobs). Quorum
+  queues stamp ``x-delivery-count`` on redeliveries, which is how a crashed run
+  still counts as an attempt.
 * ``runa.mail.delay.<ms>`` — holding queues, one per delay bucket: every message
   in one shares a TTL (so none blocks another at the head), dead-letters back to
-  the exchange with routing key ``mail`` (at-least-once), and the queue expires
+  the exchange with routing key ``runa.mail`` (at-least-once), and the queue expires
   when idle.
 * ``runa.mail.failed`` — failed jobs (quorum, durable), one message each.
 * ``runa._stats.<worker>`` — stat deltas of a worker pool (see stats.py).
@@ -66,13 +68,13 @@ def bucket_ms(delay: float) -> int:
     return -(-ms // step) * step
 
 
-def holding_arguments(exchange: str, queue: str, delay_ms: int) -> dict[str, Any]:
+def holding_arguments(exchange: str, work: str, delay_ms: int) -> dict[str, Any]:
     """Arguments of a holding queue; identical for every declarer (RabbitMQ insists)."""
     return {
         **QUORUM,
         "x-message-ttl": delay_ms,
         "x-dead-letter-exchange": exchange,
-        "x-dead-letter-routing-key": queue,
+        "x-dead-letter-routing-key": work,
         # at-least-once dead-lettering needs reject-publish overflow (RabbitMQ >= 3.10).
         "x-dead-letter-strategy": "at-least-once",
         "x-overflow": "reject-publish",

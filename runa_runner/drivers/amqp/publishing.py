@@ -27,7 +27,8 @@ class Publisher:
             holding = await self.topology.ensure_holding(env.queue, names.bucket_ms(delay))
             await self._publish("", holding, job_body(env), env.id)
         else:
-            await self._publish(self.topology.exchange_name, env.queue, job_body(env), env.id)
+            work = names.work_queue(self.topology.prefix, env.queue)
+            await self._publish(self.topology.exchange_name, work, job_body(env), env.id)
 
     async def failed(self, rec: FailedRecord) -> None:
         queue = rec.envelope.queue

@@ -46,10 +46,9 @@ class Topology:
                     self._exchange = await channel.declare_exchange(
                         self.exchange_name, ExchangeType.DIRECT, durable=True
                     )
-                work = await channel.declare_queue(
-                    names.work_queue(self.prefix, queue), durable=True, arguments=names.QUORUM
-                )
-                await work.bind(self._exchange, routing_key=queue)
+                name = names.work_queue(self.prefix, queue)
+                work = await channel.declare_queue(name, durable=True, arguments=names.QUORUM)
+                await work.bind(self._exchange, routing_key=name)
                 await channel.declare_queue(
                     names.failed_queue(self.prefix, queue), durable=True, arguments=names.QUORUM
                 )
@@ -64,7 +63,8 @@ class Topology:
             channel = await self.link.raw("publisher")
             await channel.queue_declare(
                 name, durable=True,
-                arguments=names.holding_arguments(self.exchange_name, queue, delay_ms),
+                arguments=names.holding_arguments(
+                    self.exchange_name, names.work_queue(self.prefix, queue), delay_ms),
             )
         self._holding[name] = time.monotonic()
         return name

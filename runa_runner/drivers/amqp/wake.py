@@ -2,7 +2,7 @@
 
 Each process that waits declares one exclusive, auto-deleted wake queue, bound
 to the exchange with the routing key of every queue it waits on: a job
-published (or dead-lettered back from a holding queue) to ``mail`` lands in
+published (or dead-lettered back from a holding queue) for ``mail`` lands in
 ``runa.mail`` *and* in each waiting process's wake queue. The wake queue keeps
 at most one message (``x-max-length: 1``, oldest dropped) and is consumed with
 prefetch 1, acknowledging the previous wake-up only when the worker waits
@@ -62,13 +62,14 @@ class Waker:
                 await self._queue.consume(self._on_message)
             for queue in missing:
                 await self.topology.ensure(queue)
-                await self._queue.bind(self.topology.exchange_name, routing_key=queue)
+                routing_key = names.work_queue(self.topology.prefix, queue)
+                await self._queue.bind(self.topology.exchange_name, routing_key=routing_key)
                 self._bound.add(queue)
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
         # Shielded: a cancelled RPC makes aiormq close the channel.
         await asyncio.shield(self._ensure(queues))
-        events = [self._event(q) for q in queues]
+        events = [self._event(names.work_queue(self.topology.prefix, q)) for q in queues]
         if not any(ev.is_set() for ev in events):
             message, self._unacked = self._unacked, None
             if message is not None:  # let the next wake-up in
