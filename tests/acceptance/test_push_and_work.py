@@ -28,15 +28,19 @@ def test_push_then_burst_runs_the_job(project: Project) -> None:
 
 
 def test_delayed_job_is_listed_as_delayed_then_runs_when_due(project: Project) -> None:
-    job_id = project.push("note.record", {"text": "later"}, "--delay", "2s")
-    due = project.json("job", job_id)["available_at"]
+    # Each check of "not yet due" is made only while the clock says so: on a loaded
+    # machine a command can take longer than the delay.
+    job_id = project.push("note.record", {"text": "later"}, "--delay", "3s")
+    info = project.json("job", job_id)
+    due = info["available_at"]
+    assert info["state"] == "delayed" or time.time() >= due
     queue = project.queue("main")
-    assert (queue["pending"], queue["delayed"]) == (0, 1)
+    if time.time() < due:
+        assert (queue["pending"], queue["delayed"]) == (0, 1)
 
     project.run("work", "main", "--burst")  # burst does not wait for delayed jobs
-    if time.time() < due:  # (on a loaded machine the job may be due already)
+    if time.time() < due:
         assert project.lines("record.log") == []
-        assert project.queue("main")["delayed"] == 1
 
     wait_for(lambda: bool(project.lines("record.log")) or project.queue("main")["pending"] == 1,
              "the delayed job to become due")
