@@ -44,11 +44,16 @@ def redact(url: str) -> str:
 
 
 class _DropReconnectChatter(logging.Filter):
+    """Drops the client libraries' line per reconnect attempt (we log one per outage)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(("Connection attempt to", "Connection to"))
+        return not str(record.msg).startswith(
+            ("Connection attempt to", "Connection to", "error when creating transport")
+        )
 
 
-logging.getLogger("aio_pika.robust_connection").addFilter(_DropReconnectChatter())
+for _name in ("aio_pika.robust_connection", "aiormq.connection"):
+    logging.getLogger(_name).addFilter(_DropReconnectChatter())
 
 
 #: Channels reserving in parallel: a quorum-queue ``basic.get`` is a Raft round
@@ -85,6 +90,9 @@ class Link:
         if conn is not None:
             with contextlib.suppress(*CLIENT_ERRORS):
                 await conn.close()
+            # aio-pika runs its close callbacks as tasks after close() returns; let
+            # them finish, or a loop closed right after this complains about them.
+            await asyncio.sleep(0.01)
 
     def _on_close(self, _conn: Any, exc: BaseException | None) -> None:
         if self.connection is None or self._down:
@@ -108,11 +116,22 @@ class Link:
         (bounded) through an outage."""
         channel = self.getters[which] if isinstance(which, int) else self.robust(which)
         try:
-            return await asyncio.wait_for(channel.get_underlay_channel(), self.ready_timeout)
+            return await asyncio.wait_for(self._open_underlay(channel), self.ready_timeout)
         except TimeoutError:
             raise DriverUnavailable(
                 f"AMQP broker at {self.target} unreachable for {self.ready_timeout:g}s"
             ) from None
+
+    @staticmethod
+    async def _open_underlay(channel: AbstractRobustChannel) -> aiormq.abc.AbstractChannel:
+        # Right after an outage the old underlying channel may still be handed out,
+        # closed: wait for the robust channel to be reopened.
+        while True:
+            with contextlib.suppress(aiormq.exceptions.ChannelInvalidStateError):
+                raw = await channel.get_underlay_channel()
+                if not raw.is_closed:
+                    return raw
+            await asyncio.sleep(0.05)
 
     @contextlib.contextmanager
     def guard(self, what: str) -> Iterator[None]:
