@@ -3,7 +3,8 @@
 -- KEYS[1] {q}:ready   KEYS[2] {q}:reserved   KEYS[3] {q}:failed   KEYS[4] {q}:signal
 -- KEYS[5] {q}:job:
 -- ARGV[1] batch size
--- returns: how many were deleted (0 means the queue is empty; the signal list is dropped then).
+-- returns: how many were deleted (fewer than the batch: the queue is empty, its signal
+-- list is dropped too).
 local left = tonumber(ARGV[1])
 local n = 0
 for z = 1, 3 do
@@ -21,7 +22,7 @@ for z = 1, 3 do
     left = left - #ids
   end
 end
-if n == 0 then
+if left > 0 then
   redis.call('DEL', KEYS[4])
 end
 return n
