@@ -7,6 +7,7 @@ by the caller (the unit), which owns the task.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,13 @@ def build_job(spec: JobSpec | None, r: Running) -> Job[Any]:
     if spec is None:
         raise Poison(f"unknown job '{env.job}': no handler is declared for it")
     payload = env.payload
+    limit = r.queue.max_payload_bytes
+    if limit is not None:
+        # A foreign producer may have skipped the push-time check: refuse it here too.
+        size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > limit:
+            raise Poison(f"payload is {size} bytes, over queue '{r.queue.name}' limit of "
+                         f"{limit} bytes")
     if spec.adapter is not None:
         try:
             payload = spec.adapter.validate_python(payload)

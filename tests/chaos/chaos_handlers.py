@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from runa_runner import Job
 
 OUT = Path(__file__).parent / "out"
@@ -30,3 +32,13 @@ async def record(job: Job[Any]) -> None:
     """Record the run, then take a moment so that kills find jobs in flight."""
     os.write(_out(), f"{job.id} {job.attempt}\n".encode())
     await asyncio.sleep(0.002)
+
+
+class Item(BaseModel):
+    n: int
+    pad: str = ""
+
+
+async def typed(job: Job[Item]) -> None:
+    """A job with a payload type, so a foreign producer's bad payload can be refused."""
+    os.write(_out(), f"{job.id} {job.attempt}\n".encode())

@@ -26,10 +26,14 @@ def envelope(queue: str, job_id: str, raw: str, attempt: Any, enq: Any, avail: A
         data["enqueued_at"] = float(enq)
         data["available_at"] = float(avail)
         return Envelope.from_dict(data)
-    except (ValueError, TypeError):
-        return Envelope(id=job_id, queue=queue, job=UNREADABLE, payload=raw,
-                        attempt=int(attempt), enqueued_at=float(enq or 0),
-                        available_at=float(avail or 0))
+    except json.JSONDecodeError as exc:
+        reason = f"job envelope is not JSON: {exc}"
+    except (ValueError, TypeError) as exc:
+        reason = str(exc) or type(exc).__name__
+    # The reason rides in the job name, so the worker's "unknown job" failure says why.
+    return Envelope(id=job_id, queue=queue, job=f"{UNREADABLE[:-1]}: {reason}>", payload=raw,
+                    attempt=int(attempt), enqueued_at=float(enq or 0),
+                    available_at=float(avail or 0))
 
 
 def reserved(queue: str, raw: Sequence[Any], token_prefix: str) -> list[Reserved]:
