@@ -85,10 +85,12 @@ async def run_all(client: Client, calls: Sequence[Call[T]]) -> list[T]:
 async def _pipeline(client: Client, calls: Sequence[Call[Any]], *, by_sha: bool) -> list[Any]:
     pipe = client.pipeline(transaction=False)
     for c in calls:
+        # execute_command: redis-py's cluster pipeline refuses .evalsha() for fear of
+        # NOSCRIPT on some node; run_all handles NOSCRIPT itself.
         if by_sha:
-            pipe.evalsha(c.lua.sha, len(c.keys), *c.keys, *c.args)
+            pipe.execute_command("EVALSHA", c.lua.sha, len(c.keys), *c.keys, *c.args)
         else:
-            pipe.eval(c.lua.source, len(c.keys), *c.keys, *c.args)
+            pipe.execute_command("EVAL", c.lua.source, len(c.keys), *c.keys, *c.args)
     replies: list[Any] = await pipe.execute(raise_on_error=False)
     return replies
 
