@@ -9,6 +9,7 @@ registry is what pushes jobs and what a worker unit runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -57,7 +58,8 @@ class Registry:
         self._jobs: dict[str, JobSpec] = {}
         self._push_middleware: list[specs.PushMiddleware] = []
         self._run_middleware: list[specs.RunMiddleware] = []
-        self._opened: set[str] = set()
+        #: driver name -> the event loop it was opened on (connections are loop-bound)
+        self._opened: dict[str, asyncio.AbstractEventLoop] = {}
         self._open_lock: asyncio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sync_loop: asyncio.AbstractEventLoop | None = None
@@ -296,18 +298,26 @@ class Registry:
             raise ConfigError("freeze() the registry before pushing or running jobs")
 
     async def open_driver(self, name: str) -> Driver:
-        """The driver ``name``, opened on first use (on this event loop)."""
+        """The driver ``name``, opened on first use on this event loop.
+
+        A driver opened on another loop (say by ``push_sync`` before the worker's
+        loop started) is closed there and reopened here: client connections
+        belong to the loop that made them.
+        """
         driver = self._drivers[name]
-        if name in self._opened:
-            return driver
         loop = asyncio.get_running_loop()
+        if self._opened.get(name) is loop:
+            return driver
         if self._open_lock is None or self._loop is not loop:
             self._open_lock = asyncio.Lock()
             self._loop = loop
         async with self._open_lock:
-            if name not in self._opened:
+            old = self._opened.get(name)
+            if old is not loop:
+                if old is not None:
+                    await _close_on(driver, old)
                 await driver.open()
-                self._opened.add(name)
+                self._opened[name] = loop
         return driver
 
     async def queue_driver(self, queue: str) -> Driver:
@@ -315,9 +325,13 @@ class Registry:
 
     async def close(self) -> None:
         """Close every opened driver (pending pushes are already stored)."""
-        opened, self._opened = self._opened, set()
-        for name in opened:
-            await self._drivers[name].close()
+        opened, self._opened = self._opened, {}
+        here = asyncio.get_running_loop()
+        for name, loop in opened.items():
+            if loop is here:
+                await self._drivers[name].close()
+            else:
+                await _close_on(self._drivers[name], loop)
 
     # ---- pushing (implemented in pushing.py) ------------------------------------
 
@@ -441,6 +455,14 @@ class Registry:
     async def purge(self, queue: str) -> int:
         driver = await self.queue_driver(queue)
         return await driver.purge(queue)
+
+
+async def _close_on(driver: Driver, loop: asyncio.AbstractEventLoop) -> None:
+    """Close ``driver`` on the loop that opened it, if that loop still runs somewhere."""
+    if loop.is_closed() or not loop.is_running():
+        return  # its connections died with the loop
+    with contextlib.suppress(Exception):
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(driver.close(), loop))
 
 
 def record_info(rec: JobRecord) -> JobInfo:
