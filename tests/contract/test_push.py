@@ -179,7 +179,7 @@ async def test_push_many_validates_everything_before_enqueueing(
     make_registry: Callable[..., rr.Registry],
 ) -> None:
     reg = make_registry(jobs={"mail.send": send})
-    payloads = [{"to": f"u{i}@x.y"} for i in range(5)]
+    payloads: list[dict[str, Any]] = [{"to": f"u{i}@x.y"} for i in range(5)]
     payloads.insert(3, {"to": None})
     with pytest.raises(rr.PayloadInvalid) as info:
         await reg.push_many("mail.send", payloads)

@@ -80,7 +80,7 @@ async def test_reserves_only_free_slots(
 
     driver = RecordingDriver(make_driver(), lambda n: asked.append((n, flight.now)))
     reg = make_registry(jobs={"j": handle}, workers={"w": {"concurrency": 4}},
-                        driver=driver)  # type: ignore[arg-type]
+                        driver=driver)
     await reg.push_many("j", [{} for _ in range(10)])
     await burst(reg)
     assert flight.done == 10

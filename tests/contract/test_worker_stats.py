@@ -40,7 +40,7 @@ async def test_stats_after_a_mixed_burst(make_registry: Callable[..., rr.Registr
     [w] = await reg.worker_info()
     assert (w.name, w.queues, w.concurrency) == ("w", [QUEUE], 1)
     assert (w.processed, w.succeeded, w.failed, w.retried) == (5, 3, 1, 1)
-    assert w.processed == w.succeeded + w.failed + w.retried
+    assert w.processed == sum(n or 0 for n in (w.succeeded, w.failed, w.retried))
     [q] = await reg.queue_info()
     assert (q.pending, q.delayed, q.reserved) == (0, 0, 0)
     if Capability.FAILED_STORE in (await reg.queue_driver(QUEUE)).capabilities:
