@@ -5,7 +5,8 @@
 Measures, each on its own key prefix (deleted afterwards):
 
 * single push: one ``driver.push([item])`` round trip per job, one process;
-* bulk push: ``registry.push_many`` (validated, 500 jobs per driver call, pipelined chunks);
+* bulk push: ``driver.push`` of 500 built jobs a call (pipelined push.lua chunks), and
+  ``registry.push_many`` (the same plus payload validation and envelope building);
 * driver drain: ``reserve(64)`` + one pipelined ``settle`` of the 64 acks, in a loop;
 * worker drain: one ``Unit`` (concurrency 64, ``burst=True``) running a no-op handler;
 * idle latency: push -> handler start with an idle worker, p50/p95 over sequential jobs;
@@ -58,6 +59,18 @@ async def single_push(url: str, prefix: str, n: int) -> None:
     for _ in range(n):
         await d.push([item()])
     line("single push (1 per round trip)", n, time.perf_counter() - t0)
+    await d.purge("q")
+    await d.close()
+
+
+async def driver_bulk_push(url: str, prefix: str, n: int) -> None:
+    d = RedisDriver(url, prefix=prefix)
+    await d.open()
+    items = [item() for _ in range(n)]
+    t0 = time.perf_counter()
+    for start in range(0, n, 500):
+        await d.push(items[start:start + 500])
+    line("bulk push (driver.push, 500 a call)", n, time.perf_counter() - t0)
     await d.purge("q")
     await d.close()
 
@@ -150,6 +163,7 @@ async def main() -> None:
     print(f"redis driver benchmark, {args.url}, no-op jobs")
     try:
         await single_push(args.url, prefixes[0], min(args.jobs, 10000))
+        await driver_bulk_push(args.url, prefixes[1], args.jobs * 5)
         await bulk_push(args.url, prefixes[1], args.jobs * 5)
         await driver_drain(args.url, prefixes[2], args.jobs)
         await worker_drain(args.url, prefixes[3], args.jobs)

@@ -10,6 +10,7 @@ which also puts the script back into the server's cache.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
@@ -22,6 +23,9 @@ from .connection import Client
 from .keys import QueueKeys, WorkerKeys
 
 T = TypeVar("T")
+
+#: Envelope JSON as Envelope.to_json writes it, without building an encoder per job.
+_to_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 #: Marker in a script's header: prepend the shared helpers of ``lua/_lib.lua``.
 USES_LIB = "uses _lib.lua"
@@ -146,7 +150,7 @@ def _push_arg(it: PushItem) -> str:
     delay = "0" if it.delay <= 0 else repr(float(it.delay))
     ttl = "-" if it.unique_for is None else str(max(1, round(it.unique_for * 1000)))
     lock = "" if env.unique is None else unique_lock_key(env.queue, env.job, env.unique)
-    return (f"{env.to_json()}\n{env.id} {delay} {env.attempt} {env.max_retries + 1} "
+    return (f"{_to_json(env.to_dict())}\n{env.id} {delay} {env.attempt} {env.max_retries + 1} "
             f"{ttl} {it.unique_until} {lock}")
 
 
