@@ -316,3 +316,28 @@ async def test_long_sync_job_survives_a_short_lease(
     unit = await burst(reg)
     assert len(runs) == 1
     assert unit.counts.succeeded == 1
+
+
+@needs(Capability.RENEW, Capability.PURGE)
+async def test_run_whose_lease_is_lost_is_cancelled_and_not_counted(
+    make_registry: Callable[..., rr.Registry],
+) -> None:
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def handle(job: rr.Job[Any]) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    reg = make_registry(jobs={"j": handle}, workers={"w": {"lease": 0.2, "stop_timeout": 5}})
+    await reg.push("j", {})
+    unit, task = await start_unit(reg, started)
+    assert await reg.purge(QUEUE) == 1  # the job (and so its lease) is gone under the worker
+    await asyncio.wait_for(cancelled.wait(), 5)  # the next renewal finds out and cancels
+    await unit.stop()
+    await asyncio.wait_for(task, 5)
+    assert unit.counts.processed == 0
