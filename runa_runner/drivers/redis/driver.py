@@ -9,6 +9,7 @@ jobs is one script call per chunk, a settle of many outcomes one round trip.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import weakref
 from collections.abc import Mapping, Sequence
@@ -116,7 +117,7 @@ class RedisDriver:
             clients = self._clients[loop] = _Clients(self.settings.client())
         return clients
 
-    def _errors(self) -> Any:
+    def _errors(self) -> contextlib.AbstractContextManager[None]:
         return translated(self._target, self._secret)
 
     async def open(self) -> None:
@@ -134,7 +135,9 @@ class RedisDriver:
                     await clients.aclose()
                 elif loop.is_running():  # e.g. push_sync's helper loop in its thread
                     done = asyncio.run_coroutine_threadsafe(clients.aclose(), loop)
-                    await asyncio.wait_for(asyncio.wrap_future(done), CLOSE_TIMEOUT)
+                    # A loop that does not answer keeps its sockets; closing must not hang.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.wrap_future(done), CLOSE_TIMEOUT)
 
     async def _run(self, call: scripts.Call[Any]) -> Any:
         with self._errors():
