@@ -10,6 +10,14 @@ from typing import Any, Literal
 Severity = Literal["error", "warning"]
 
 
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped: a key holding a newline stays on one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One line of ``validate`` output.
@@ -31,7 +39,8 @@ class Problem:
         where = f"{self.file}:{self.line}:{self.column}: "
         if self.severity == "warning":
             where += "warning: "
-        return f"{where}{self.path}: {self.message}" if self.path else where + self.message
+        text = f"{where}{self.path}: {self.message}" if self.path else where + self.message
+        return one_line(text)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--format json`` object: file, line, column, path, message, severity."""

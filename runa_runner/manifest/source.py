@@ -42,12 +42,12 @@ def read_document(path: Path, file: str) -> Document:
         return SourceError(Problem(file, max(line, 1), max(column, 1), path, message))
 
     suffix = path.suffix.lower()
-    if suffix == ".toml":
-        data, positions = _load_toml(text, fail)
-    elif suffix == ".json":
-        data, positions = _load_json(text, fail)
-    else:
-        data, positions = _load_yaml(text, fail)
+    load = {".toml": _load_toml, ".json": _load_json}.get(suffix, _load_yaml)
+    try:
+        data, positions = load(text, fail)
+    except RecursionError:  # a YAML alias inside its own anchor (&a [*a]), or absurd nesting
+        raise fail(1, 1, "the manifest nests too deeply (or a YAML alias refers to itself)"
+                   ) from None
     if data is None or (isinstance(data, str) and not data.strip()):
         raise fail(1, 1, "the manifest is empty (expected a mapping of drivers, queues, "
                    "workers and jobs)")
@@ -61,7 +61,11 @@ def read_document(path: Path, file: str) -> Document:
 
 
 def _load_yaml(text: str, fail: Any) -> tuple[Any, Positions]:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # the reader checks every character up front
+        raise fail(1, 1, f"invalid YAML: {exc.reason} (character #x{exc.character:04x} at "
+                   f"offset {exc.position})") from None
     try:
         node = loader.get_single_node()
         positions = Positions()
