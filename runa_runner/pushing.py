@@ -48,11 +48,12 @@ def validate_payload(spec: JobSpec, payload: Any) -> Any:
     """The payload as JSON-ready data, or PayloadInvalid with one entry per bad field."""
     if spec.adapter is None:
         try:
-            return json.loads(json.dumps(payload))
+            json.dumps(payload, allow_nan=False)  # refused here, before anything is enqueued
         except (TypeError, ValueError) as exc:
             raise PayloadInvalid(
                 spec.name, [("", f"payload is not JSON-serialisable: {exc}")]
             ) from None
+        return payload
     try:
         value = spec.adapter.validate_python(payload)
     except ValidationError as exc:
@@ -76,32 +77,52 @@ def check_options(opts: PushOptions) -> None:
                           f"got {opts.unique_until!r}")
 
 
-def build_item(spec: JobSpec, queue: QueueSpec, payload: Any, opts: PushOptions) -> PushItem:
-    timeout = first(opts.timeout, spec.timeout, queue.timeout)
-    env = Envelope(
-        id=new_id(),
-        queue=queue.name,
-        job=spec.name,
-        payload=payload,
-        max_retries=int(first(opts.retry, spec.retry, queue.retry)),
-        retry_delay=float(first(opts.retry_delay, spec.retry_delay, queue.retry_delay)),
-        timeout=None if timeout is None or timeout == 0 else float(timeout),
-        meta={**queue.meta, **spec.meta, **(opts.meta or {})},
-        unique=opts.unique,
-    )
-    if queue.max_payload_bytes is not None:
-        size = len(json.dumps(payload, separators=(",", ":")).encode())
-        if size > queue.max_payload_bytes:
-            raise PayloadInvalid(spec.name, [(
-                "", f"payload is {size} bytes, over queue '{queue.name}' limit of "
-                f"{queue.max_payload_bytes} bytes",
-            )])
-    return PushItem(
-        envelope=env,
-        delay=float(opts.delay or 0.0),
-        unique_until=first(opts.unique_until, spec.unique_until),
-        unique_for=first(opts.unique_for, spec.unique_for),
-    )
+@dataclass(frozen=True, slots=True)
+class Template:
+    """Everything a batch of pushes shares, resolved once per call (push > job > queue)."""
+
+    spec: JobSpec
+    queue: QueueSpec
+    max_retries: int
+    retry_delay: float
+    timeout: float | None
+    meta: dict[str, Any]
+    unique: str | None
+    delay: float
+    unique_until: UniqueUntil
+    unique_for: float | None
+
+    @classmethod
+    def resolve(cls, spec: JobSpec, queue: QueueSpec, opts: PushOptions) -> Template:
+        timeout = first(opts.timeout, spec.timeout, queue.timeout)
+        return cls(
+            spec=spec,
+            queue=queue,
+            max_retries=int(first(opts.retry, spec.retry, queue.retry)),
+            retry_delay=float(first(opts.retry_delay, spec.retry_delay, queue.retry_delay)),
+            timeout=None if timeout is None or timeout == 0 else float(timeout),
+            meta={**queue.meta, **spec.meta, **(opts.meta or {})},
+            unique=opts.unique,
+            delay=float(opts.delay or 0.0),
+            unique_until=first(opts.unique_until, spec.unique_until),
+            unique_for=first(opts.unique_for, spec.unique_for),
+        )
+
+    def item(self, payload: Any) -> PushItem:
+        """One job of the batch; ``payload`` is already validated JSON-ready data."""
+        limit = self.queue.max_payload_bytes
+        if limit is not None:
+            size = len(json.dumps(payload, separators=(",", ":")).encode())
+            if size > limit:
+                raise PayloadInvalid(self.spec.name, [(
+                    "", f"payload is {size} bytes, over queue '{self.queue.name}' limit of "
+                    f"{limit} bytes",
+                )])
+        env = Envelope(
+            new_id(), self.queue.name, self.spec.name, payload, 0, self.max_retries,
+            self.retry_delay, self.timeout, self.meta, self.unique,
+        )
+        return PushItem(env, self.delay, self.unique_until, self.unique_for)
 
 
 async def push_many(
@@ -112,7 +133,8 @@ async def push_many(
     check_options(opts)
     spec = registry.job_spec(job)
     queue = registry.queue_spec(opts.queue or spec.queue)
-    items = [build_item(spec, queue, validate_payload(spec, p), opts) for p in payloads]
+    template = Template.resolve(spec, queue, opts)
+    items = [template.item(validate_payload(spec, p)) for p in payloads]
     driver = await registry.open_driver(queue.driver)
     chain = [*registry.push_middleware, *queue.middleware]
     if not chain:
