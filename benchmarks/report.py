@@ -13,6 +13,11 @@ from measure import Row
 from workloads import Spread
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+INTRO = ("No-op jobs, one worker process, runa-runner on every driver and the peers on the same "
+         "Redis in the same run. What each figure means and how it is taken: "
+         "[benchmarks/README.md](benchmarks/README.md). The table below is rewritten by "
+         "`python benchmarks/run.py --write-readme`; a 2-core machine shared with other work "
+         "is noisy, so compare the ratios within one run.\n\n")
 PACKAGES = ("runa-runner", "redis", "hiredis", "aio-pika", "rq", "dramatiq", "arq", "celery",
             "kombu", "taskiq", "taskiq-redis", "huey", "psutil")
 
@@ -56,9 +61,8 @@ def cell(spread: Spread | None, digits: int = 0) -> str:
     if spread is None:
         return "—"
     fmt = f"{{:,.{digits}f}}"
-    if spread.low == spread.high:
-        return fmt.format(spread.median)
-    return f"{fmt.format(spread.median)} ({fmt.format(spread.low)}–{fmt.format(spread.high)})"
+    mid, low, high = (fmt.format(v) for v in (spread.median, spread.low, spread.high))
+    return mid if low == high else f"{mid} ({low}–{high})"
 
 
 def pair(row: Row, a: str, b: str, digits: int) -> str:
@@ -166,5 +170,5 @@ def write_readme(path: Path, body: str) -> None:
         head, rest = text.split(START, 1)
         text = head + block + rest.split(END, 1)[1]
     else:
-        text = text.rstrip("\n") + "\n\n## Benchmarks\n\n" + block + "\n"
+        text = text.rstrip("\n") + "\n\n## Benchmarks\n\n" + INTRO + block + "\n"
     path.write_text(text)

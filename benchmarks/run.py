@@ -33,21 +33,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="comma-separated runa-runner drivers (default: all)")
     p.add_argument("--peers", default=",".join(DEFAULT),
                    help="comma-separated peers, or 'none' (default: %(default)s; "
-                        "celery-prefork only when named)")
+                        "rq-fork and celery-prefork only when named)")
     p.add_argument("--repeats", type=int, default=3, help="repeats per measurement (median)")
     p.add_argument("--jobs", type=int, default=5000, help="jobs per drain and bulk push")
     p.add_argument("--push-jobs", type=int,
                    help="jobs per single-push loop (default: min(jobs, 2000))")
-    p.add_argument("--latency-jobs", type=int, default=200, help="jobs per latency run")
-    p.add_argument("--interval", type=float, default=0.005,
+    p.add_argument("--latency-jobs", type=int, default=100, help="jobs per latency run")
+    p.add_argument("--interval", type=float, default=0.02,
                    help="seconds between pushes of the latency run")
     p.add_argument("--quick", action="store_true",
-                   help="1 repeat, 1,000 jobs, 50 latency jobs (a smoke run)")
+                   help="1 repeat, 1,000 jobs, 30 latency jobs (a smoke run)")
     p.add_argument("--write-readme", action="store_true",
                    help="rewrite the Benchmarks section of README.md")
     args = p.parse_args(argv)
     if args.quick:
-        args.repeats, args.jobs, args.latency_jobs = 1, 1000, 50
+        args.repeats, args.jobs, args.latency_jobs = 1, 1000, 30
     unknown = set(names(args.drivers)) - set(DRIVERS)
     if unknown:
         p.error(f"unknown driver(s): {', '.join(sorted(unknown))}")

@@ -37,10 +37,11 @@ class Peer:
 
 
 def all_peers() -> list[Peer]:
-    """Every peer, the default set first (``celery-prefork`` runs only when named)."""
+    """Every peer, the default set first (``rq-fork``, ``celery-prefork``: only when named)."""
     from . import arq, celery, dramatiq, huey, rq, taskiq
 
-    return [*(m.PEER for m in (rq, dramatiq, arq, celery, taskiq, huey)), celery.PREFORK]
+    defaults = (m.PEER for m in (rq, dramatiq, arq, celery, taskiq, huey))
+    return [*defaults, rq.FORK, celery.PREFORK]
 
 
 #: Peers run when ``--peers`` is not given.
