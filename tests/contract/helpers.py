@@ -116,6 +116,9 @@ async def _drop_amqp_queues(ns: Namespace) -> None:
                 await channel.exchange_delete(ns.exchange)
             finally:
                 await conn.close()
+                # aio-pika runs close callbacks as tasks: let them finish before the
+                # test's event loop closes, or they are destroyed pending.
+                await asyncio.sleep(0.01)
             return
         except Exception:
             if attempt == 2:
