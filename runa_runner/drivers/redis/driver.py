@@ -33,6 +33,7 @@ from ..base import (
 )
 from . import records, scripts
 from .connection import Client, Settings, redact, translated
+from .durability import warn_if_evicting
 from .keys import queue_keys, worker_keys
 from .waiting import wait
 
@@ -81,6 +82,7 @@ class RedisDriver:
         self.prefix = prefix
         self._target = redact(url)
         self._secret = urlsplit(url).password
+        self._policy_checked = False  # maxmemory-policy is checked at the first open
         # redis-py clients belong to the loop that made them; push_sync may use another.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clients] = (
             weakref.WeakKeyDictionary())
@@ -124,6 +126,9 @@ class RedisDriver:
         """Connect (on this event loop) and check that the server answers."""
         with self._errors():
             await self._conn().main.ping()
+        if not self._policy_checked:
+            self._policy_checked = True
+            await warn_if_evicting(self._conn().main, self._target)
 
     async def close(self) -> None:
         """Close every connection: this loop's here, a running other loop's on that loop."""
