@@ -26,6 +26,7 @@ from workloads import (
     drain_rate,
     latencies,
     percentile,
+    read_records,
     run_pusher,
     write_files,
 )
@@ -124,6 +125,29 @@ def runa_repeat(target: Target, driver: str, cfg: Config, row: Row) -> None:
         else:
             argv = runa.worker_argv(driver, 8, 0, burst=False)
             add_latency(row, serve_latency(target, argv, cfg))
+
+
+def soak(driver: str, root: Path, jobs: int) -> str:
+    """One ``work w8 --burst`` drain of ``jobs``: RSS once 10% ran vs the peak at the end."""
+    reason = runa.unavailable(driver)
+    if reason or driver == "memory":
+        return f"runa-runner/{driver}: soak not run ({reason or 'needs a worker process'})"
+    target = runa.make_target(driver, root)
+    with namespace(target, driver):
+        run_pusher(target, "bulk", jobs)
+        worker = Worker(target, runa.worker_argv(driver, 8, jobs, burst=True))
+        try:
+            worker.wait_exit(60 + jobs / 200)
+        finally:
+            worker.stop()
+        rate = drain_rate(target.out, jobs)
+        starts = sorted(started for started, _ in read_records(target.out))
+    early_at = starts[len(starts) // 10]
+    early = max((rss for t, rss in worker.rss_samples if t <= early_at), default=0)
+    growth = (worker.peak_rss / early - 1) * 100 if early else float("nan")
+    return (f"runa-runner/{driver}: {jobs:,}-job drain at {rate:,.0f} jobs/s; RSS "
+            f"{early / MB:.1f} MB after 10% of the jobs, peak {worker.peak_rss / MB:.1f} MB "
+            f"({growth:+.1f}%)")
 
 
 def serve_latency(target: Target, argv: list[str], cfg: Config) -> list[float]:

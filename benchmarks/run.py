@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import report  # noqa: E402  (the benchmark modules live next to this script)
-from measure import Config, Row, measure_peer, measure_runa  # noqa: E402
+from measure import Config, Row, measure_peer, measure_runa, soak  # noqa: E402
 from peers import DEFAULT, all_peers  # noqa: E402
 
 DRIVERS = ("memory", "sqlite", "redis", "amqp")
@@ -43,6 +43,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="seconds between pushes of the latency run")
     p.add_argument("--quick", action="store_true",
                    help="1 repeat, 1,000 jobs, 30 latency jobs (a smoke run)")
+    p.add_argument("--soak", type=int, metavar="JOBS",
+                   help="instead of the tables: one drain of JOBS jobs per driver (c=8), "
+                        "RSS after 10%% of them vs the peak (e.g. 200000)")
     p.add_argument("--write-readme", action="store_true",
                    help="rewrite the Benchmarks section of README.md")
     args = p.parse_args(argv)
@@ -79,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{cfg.latency_jobs} latency jobs every {cfg.interval * 1000:g} ms; "
               f"median (min–max) of {cfg.repeats} repeat(s)"]
     print("\n".join(header), flush=True)
+    if args.soak:
+        with tempfile.TemporaryDirectory(prefix="runa-bench-") as tmp:
+            for driver in names(args.drivers):
+                print(soak(driver, Path(tmp), args.soak), flush=True)
+        return 0
     started = time.monotonic()
     runa: dict[str, Row] = {}
     peer_rows: list[Row] = []

@@ -130,6 +130,8 @@ class Worker:
                 stderr=subprocess.STDOUT, start_new_session=True,
             )
         self.peak_rss = 0
+        #: (time.time(), RSS bytes) every 50 ms: how memory moved during the run.
+        self.rss_samples: list[tuple[float, int]] = []
         self._sampling = True
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
@@ -148,6 +150,7 @@ class Worker:
             except psutil.Error:
                 return
             self.peak_rss = max(self.peak_rss, rss)
+            self.rss_samples.append((time.time(), rss))
             time.sleep(0.05)
 
     def wait_lines(self, count: int, timeout: float) -> None:
