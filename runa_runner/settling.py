@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from .drivers.base import Driver, Outcome, StatsDelta
 from .errors import DriverError
+from .outage import Outage
 
 log = logging.getLogger("runa_runner.worker")
 
@@ -28,7 +29,9 @@ class Settler:
         stats_driver: Driver,
         worker: str,
         record: Callable[[Outcome, bool], StatsDelta],
+        outage: Outage | None = None,
     ) -> None:
+        self._outage = outage or Outage(worker)
         self._stats_driver = stats_driver
         self._worker = worker
         self._record = record
@@ -71,12 +74,14 @@ class Settler:
         delay = 0.1
         while True:
             try:
-                return await driver.settle(outcomes)
+                held = await driver.settle(outcomes)
             except DriverError as exc:
-                log.warning("settling %d job(s) failed, retrying in %.1fs: %s",
-                            len(outcomes), delay, exc)
+                self._outage.trouble(exc, f"settling {len(outcomes)} job(s)")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+                continue
+            self._outage.recovered()
+            return held
 
     def _add(self, delta: StatsDelta) -> None:
         p = self._pending
@@ -96,7 +101,7 @@ class Settler:
             await self._stats_driver.add_stats(self._worker, delta)
         except DriverError as exc:
             self._add(delta)
-            log.warning("worker %s: could not record stats: %s", self._worker, exc)
+            self._outage.trouble(exc, "recording stats")
 
     async def close(self) -> None:
         """Settle what is queued and write the last stat deltas."""

@@ -22,6 +22,7 @@ from . import registry as registry_module
 from .drivers.base import Capability, Driver, Outcome, Reserved, StatsDelta
 from .errors import DriverError, StopTimedOut
 from .execution import Running, execute
+from .outage import Outage
 from .registry import Registry
 from .settling import Settler
 from .specs import QueueSpec
@@ -57,7 +58,7 @@ class Unit:
         self._cursor = 0
         self._drivers: dict[str, Driver] = {}
         self._settler: Settler | None = None
-        self._outage = False
+        self._outage = Outage(worker)
 
     # ---- lifecycle ----------------------------------------------------------------
 
@@ -73,7 +74,7 @@ class Unit:
         for q in self.queues:
             self._drivers[q.name] = await self.registry.open_driver(q.driver)
         stats_driver = await self.registry.open_driver(self.registry.stats_driver_name(self.name))
-        self._settler = Settler(stats_driver, self.name, self._record)
+        self._settler = Settler(stats_driver, self.name, self._record, self._outage)
         background = [
             asyncio.create_task(self._heartbeat(stats_driver)),
             asyncio.create_task(self._renew_loop()),
@@ -181,16 +182,12 @@ class Unit:
 
     async def _driver_trouble(self, exc: BaseException) -> None:
         """One log line per outage, not per failed call; back off while it lasts."""
-        if not self._outage:
-            log.warning("worker %s: driver unavailable, retrying: %s", self.name, exc)
-            self._outage = True
+        self._outage.trouble(exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=min(MAX_BACKOFF, 1.0))
 
     def _recovered(self) -> None:
-        if self._outage:
-            log.warning("worker %s: driver available again", self.name)
-            self._outage = False
+        self._outage.recovered()
 
     # ---- running ------------------------------------------------------------------
 
@@ -268,25 +265,36 @@ class Unit:
         while True:
             await asyncio.sleep(tick)
             now = time.time()
-            for r in list(self._inflight.values()):
-                if r.reason is not None or r.lease_until - now > lease / 2:
-                    continue
-                driver = self._drivers[r.queue.name]
-                if Capability.RENEW not in driver.capabilities:
-                    continue
-                env = r.reserved.envelope
-                try:
-                    held = await driver.renew(env.queue, env.id, r.reserved.token, lease)
-                except DriverError as exc:
-                    await self._driver_trouble(exc)
-                    continue
-                if held:
-                    r.lease_until = time.time() + lease
-                elif r.task is not None and not r.task.done():
-                    log.warning("job %s %s: lease lost, cancelling this run", env.job, env.id)
-                    r.reason = "lease"
-                    r.cancelled.set()
-                    r.task.cancel()
+            lost = [r for r in list(self._inflight.values())
+                    if r.reason is None and r.lease_until - now <= lease / 2
+                    and not await self._renew(r, lease)]
+            if lost:
+                # After an outage many leases are found lapsed at once: one line, not one each.
+                env = lost[0].reserved.envelope
+                log.warning("%d run(s) lost their lease (first: job %s %s): cancelling them",
+                            len(lost), env.job, env.id)
+            for r in lost:
+                r.reason = "lease"
+                r.cancelled.set()
+                assert r.task is not None
+                r.task.cancel()
+
+    async def _renew(self, r: Running, lease: float) -> bool:
+        """Renew one lease; False only when it was lost while the run goes on."""
+        driver = self._drivers[r.queue.name]
+        if Capability.RENEW not in driver.capabilities:
+            return True
+        env = r.reserved.envelope
+        try:
+            held = await driver.renew(env.queue, env.id, r.reserved.token, lease)
+        except DriverError as exc:
+            await self._driver_trouble(exc)
+            return True
+        self._recovered()
+        if held:
+            r.lease_until = time.time() + lease
+            return True
+        return r.task is None or r.task.done()
 
     # ---- stopping -----------------------------------------------------------------
 

@@ -1,0 +1,145 @@
+"""Server faults mid-drain: Redis shut down and restarted (AOF on), RabbitMQ connections
+closed and its app stopped and started. Every acknowledged job runs; the worker
+reconnects by itself and logs one line per outage, not a flood.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .harness import Project, Target, Worker, redis_target, settled, wait_for
+from .servers import RedisServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+JOBS = 3000
+DEADLINE = 120.0
+#: Seconds a server stays down.
+OUTAGE = 5.0
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
+    made: list[RedisServer] = []
+
+    def make(*extra: str) -> RedisServer:
+        folder = tmp_path / f"redis-{len(made)}"
+        folder.mkdir()
+        server = RedisServer(folder, *extra)
+        server.start()
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        server.stop()
+
+
+def outage_lines(worker: Worker) -> list[str]:
+    return [line for line in worker.stderr() if "unavailable" in line]
+
+
+def drain(project: Project, n: int) -> None:
+    def done() -> bool:
+        return len({job_id for job_id, _ in project.runs()}) == n and settled(project.queue())
+
+    wait_for(done, lambda: f"{n} jobs run (have {len({j for j, _ in project.runs()})}): "
+             f"{project.queue()}", DEADLINE)
+
+
+def test_redis_restart_mid_drain_loses_nothing_acknowledged(
+    tmp_path: Path, private_redis: Callable[..., RedisServer]
+) -> None:
+    server = private_redis()
+    root = tmp_path / "project"
+    root.mkdir()
+    project = Project(root, redis_target(server.url), retry=3, lease="2s")
+    try:
+        started = time.monotonic()
+        ids = project.push_jsonl("chaos.run", [{"n": i} for i in range(JOBS)])
+        assert len(ids) == JOBS  # acknowledged: push returned every id
+        worker = project.start(0)
+        wait_for(lambda: project.run_count() >= JOBS // 4, "a quarter of the jobs run", DEADLINE)
+        server.shutdown()
+        down = time.monotonic()
+        wait_for(lambda: bool(outage_lines(worker)),
+                 lambda: f"the worker noticing the outage: {worker.stderr()}", 30)
+        # The outage lasts OUTAGE seconds (longer than a lease): a deliberate fault length.
+        wait_for(lambda: time.monotonic() - down >= OUTAGE, "the outage to last", 30)
+        server.start()
+        drain(project, JOBS)
+        worker.proc.send_signal(signal.SIGTERM)
+        assert worker.proc.wait(30) == 0, "\n".join(worker.stderr())
+        lines = worker.stderr()
+        runs = project.runs()
+        print(f"\nredis restart: jobs {JOBS}, lost {JOBS - len({j for j, _ in runs})}, "
+              f"runs {len(runs)}, time {time.monotonic() - started:.1f}s, worker stderr "
+              f"{len(lines)} lines:\n" + "\n".join(lines))
+        assert {job_id for job_id, _ in runs} == set(ids)
+        # One line when the outage began (two if a call slipped through while the server
+        # was shutting down), one when it ended, a summary of lapsed leases, start and stop:
+        # bounded, whatever the outage's length or the number of jobs in flight.
+        assert 1 <= len(outage_lines(worker)) <= 2, lines
+        assert len(lines) <= 10, lines
+    finally:
+        project.close()
+
+
+def test_redis_warns_when_it_may_evict_jobs(
+    tmp_path: Path, private_redis: Callable[..., RedisServer]
+) -> None:
+    lru = private_redis("--maxmemory-policy", "allkeys-lru")
+    safe = private_redis("--maxmemory-policy", "noeviction")
+    for server, warned in ((lru, True), (safe, False)):
+        root = tmp_path / f"p{server.port}"
+        root.mkdir()
+        project = Project(root, redis_target(server.url))
+        worked = project.run("work", "w", "--burst")
+        said = [line for line in worked.stderr.splitlines() if "maxmemory-policy" in line]
+        assert len(said) == (1 if warned else 0), worked.stderr
+        if warned:
+            assert "allkeys-lru" in said[0] and "noeviction" in said[0]
+
+
+def rabbitmqctl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+@pytest.mark.parametrize("fault", ["close_connections", "restart_app"])
+def test_rabbitmq_faults_mid_drain_lose_nothing(
+    fault: str, project_for: Callable[..., Project], make_target: Callable[[str], Target]
+) -> None:
+    project = project_for("amqp", retry=3)
+    started = time.monotonic()
+    ids = project.push_jsonl("chaos.run", [{"n": i} for i in range(JOBS)])
+    worker = project.start(0)
+    wait_for(lambda: project.run_count() >= JOBS // 4, "a quarter of the jobs run", DEADLINE)
+    try:
+        if fault == "close_connections":
+            done = rabbitmqctl("close_all_connections", "chaos")
+        else:
+            done = rabbitmqctl("stop_app")
+            wait_for(lambda: bool(outage_lines(worker)),
+                     lambda: f"the worker noticing the outage: {worker.stderr()}", 30)
+    finally:
+        if fault == "restart_app":
+            restarted = rabbitmqctl("start_app")
+            assert restarted.returncode == 0, restarted.stderr
+    assert done.returncode == 0, done.stderr
+    drain(project, JOBS)
+    worker.proc.send_signal(signal.SIGTERM)
+    assert worker.proc.wait(30) == 0, "\n".join(worker.stderr())
+    lines = worker.stderr()
+    runs = project.runs()
+    print(f"\nrabbitmq {fault}: jobs {JOBS}, lost {JOBS - len({j for j, _ in runs})}, runs "
+          f"{len(runs)}, time {time.monotonic() - started:.1f}s, worker stderr {len(lines)} "
+          "lines:\n" + "\n".join(lines))
+    assert {job_id for job_id, _ in runs} == set(ids)
+    assert len(lines) <= 10, lines
