@@ -289,11 +289,11 @@ async def test_long_job_survives_a_short_lease_through_renewals(
 
     async def handle(job: rr.Job[Any]) -> None:
         runs.append(job.attempt)
-        await asyncio.sleep(0.8)  # four leases long
+        await asyncio.sleep(1.0)  # two and a half leases long
 
     # Two slots: were the lease not renewed, the same unit would reserve the job again.
     reg = make_registry(jobs={"j": handle}, queues={QUEUE: {"retry": 3}},
-                        workers={"w": {"concurrency": 2, "lease": 0.2}})
+                        workers={"w": {"concurrency": 2, "lease": 0.4}})
     await reg.push("j", {})
     unit = await burst(reg)
     assert runs == [1]
@@ -308,10 +308,10 @@ async def test_long_sync_job_survives_a_short_lease(
 
     def handle(job: rr.Job[Any]) -> None:
         runs.append(threading.current_thread().name)
-        assert not job.cancelled.wait(0.8)
+        assert not job.cancelled.wait(1.0)
 
     reg = make_registry(jobs={"j": handle}, queues={QUEUE: {"retry": 3}},
-                        workers={"w": {"concurrency": 2, "lease": 0.2}})
+                        workers={"w": {"concurrency": 2, "lease": 0.4}})
     await reg.push("j", {})
     unit = await burst(reg)
     assert len(runs) == 1
