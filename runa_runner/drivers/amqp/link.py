@@ -61,6 +61,23 @@ for _name in ("aio_pika.robust_connection", "aiormq.connection"):
 GETTERS = 4
 
 
+async def _settle_close_callbacks(timeout: float = 2.0) -> None:
+    """Let aio-pika's close callbacks finish (it runs them as tasks after close() returns).
+
+    A loop closed while one is pending later reports "Task was destroyed but it is
+    pending" from whatever code happens to run at garbage collection.
+    """
+    await asyncio.sleep(0)
+    me = asyncio.current_task()
+    pending = [
+        t for t in asyncio.all_tasks()
+        if t is not me and not t.done()
+        and "OneShotCallback" in getattr(t.get_coro(), "__qualname__", "")
+    ]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
+
+
 class Link:
     """One robust connection: a confirming publish channel and ``GETTERS`` work channels."""
 
@@ -90,9 +107,7 @@ class Link:
         if conn is not None:
             with contextlib.suppress(*CLIENT_ERRORS):
                 await conn.close()
-            # aio-pika runs its close callbacks as tasks after close() returns; let
-            # them finish, or a loop closed right after this complains about them.
-            await asyncio.sleep(0.01)
+            await _settle_close_callbacks()
 
     def _on_close(self, _conn: Any, exc: BaseException | None) -> None:
         if self.connection is None or self._down:
