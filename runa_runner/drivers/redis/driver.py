@@ -188,11 +188,27 @@ class RedisDriver:
         return ok
 
     async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        """All outcomes in one round trip; each is still its own atomic script."""
+        """All outcomes in one round trip: one ack.lua per queue for every ack of the
+        batch, one release.lua / fail.lua call per other outcome (each atomic)."""
         if not outcomes:
             return []
-        calls = [scripts.settle(queue_keys(self.prefix, o.queue), o) for o in outcomes]
-        return [bool(ok) for ok in await self._run_all(calls)]
+        acks: dict[str, list[int]] = {}
+        calls: list[scripts.Call[Any]] = []
+        spans: list[list[int]] = []
+        for i, o in enumerate(outcomes):
+            if o.kind == "ack":
+                acks.setdefault(o.queue, []).append(i)
+            else:
+                calls.append(scripts.settle(queue_keys(self.prefix, o.queue), o))
+                spans.append([i])
+        for queue, idx in acks.items():
+            calls.append(scripts.ack(queue_keys(self.prefix, queue), [outcomes[i] for i in idx]))
+            spans.append(idx)
+        held = [False] * len(outcomes)
+        for span, got in zip(spans, await self._run_all(calls), strict=True):
+            for i, ok in zip(span, got if isinstance(got, list) else [got], strict=True):
+                held[i] = bool(ok)
+        return held
 
     # ---- inspection and recovery ----------------------------------------------------
 

@@ -166,16 +166,32 @@ def renew(k: QueueKeys, job_id: str, token: str, lease: float) -> Call[bool]:
     return Call(RENEW, (k.reserved, k.job), (job_id, token, repr(float(lease))), _flag)
 
 
+def ack(k: QueueKeys, outcomes: Sequence[Outcome]) -> Call[list[bool]]:
+    """One call acking many jobs of one queue; per job, False when its token lost the lease."""
+    args: list[str] = []
+    for o in outcomes:
+        args += (o.job_id, o.token)
+    return Call(ACK, (k.reserved, k.job), tuple(args), _flags)
+
+
+def _flags(raw: Any) -> list[bool]:
+    return [bool(int(x)) for x in raw]
+
+
 def settle(k: QueueKeys, o: Outcome) -> Call[bool]:
-    """The ack, release or fail call for one outcome; False when the token lost the lease."""
+    """The release or fail call for one outcome; False when the token lost the lease."""
     if o.kind == "ack":
-        return Call(ACK, (k.reserved, k.job), (o.job_id, o.token), _flag)
+        return Call(ACK, (k.reserved, k.job), (o.job_id, o.token), _first_flag)
     if o.kind == "release":
         return Call(RELEASE, (k.ready, k.reserved, k.signal, k.job),
                     (o.job_id, o.token, repr(float(o.delay)),
                      "1" if o.give_back_attempt else "0", o.error or ""), _flag)
     return Call(FAIL, (k.reserved, k.failed, k.job),
                 (o.job_id, o.token, o.error or "failed", o.traceback or ""), _flag)
+
+
+def _first_flag(raw: Any) -> bool:
+    return bool(int(raw[0]))
 
 
 def get(k: QueueKeys, job_id: str, lease_lost: str) -> Call[Any]:
