@@ -114,16 +114,20 @@ async def execute(
                        kind="fail", error=str(exc))
     assert spec is not None
     call = wrap(middleware, handler_call(spec, r))
-    timer = asyncio.timeout(env.timeout)
     try:
-        async with timer:
+        if env.timeout is None:
             await call(job)
-    except TimeoutError as exc:
-        if not timer.expired():
-            return failure_outcome(r.queue, r.reserved, exc)
-        r.cancelled.set()
-        return failure_outcome(r.queue, r.reserved, exc,
-                               error=f"timed out after {env.timeout:g}s")
+        else:
+            timer = asyncio.timeout(env.timeout)
+            try:
+                async with timer:
+                    await call(job)
+            except TimeoutError as exc:
+                if not timer.expired():
+                    raise
+                r.cancelled.set()
+                return failure_outcome(r.queue, r.reserved, exc,
+                                       error=f"timed out after {env.timeout:g}s")
     except Abort as exc:
         return failure_outcome(r.queue, r.reserved, exc)
     except Exception as exc:

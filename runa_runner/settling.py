@@ -49,6 +49,8 @@ class Settler:
         try:
             while True:
                 batch = [await self._queue.get()]
+                # One turn of the loop lets jobs finishing alongside join this batch.
+                await asyncio.sleep(0)
                 while not self._queue.empty():
                     batch.append(self._queue.get_nowait())
                 await self._settle_batch(batch)
