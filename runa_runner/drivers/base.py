@@ -26,6 +26,7 @@ Rules every driver keeps (the contract suite checks them):
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -230,6 +231,16 @@ class Driver(Protocol):
         Drivers that cannot be woken simply sleep ``timeout`` (the poll interval).
         """
         ...
+
+
+async def wait_any(events: Sequence[asyncio.Event], timeout: float) -> None:
+    """Return when one of ``events`` is set or after ``timeout`` seconds (drivers' ``wait``)."""
+    waiters = [asyncio.ensure_future(ev.wait()) for ev in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
 
 
 def unique_lock_key(queue: str, job: str, key: str) -> str:

@@ -30,6 +30,7 @@ from .base import (
     StatsDelta,
     WorkerCounts,
     unique_lock_key,
+    wait_any,
 )
 
 
@@ -327,12 +328,9 @@ class MemoryDriver:
         if soonest is not None:
             timeout = min(timeout, max(0.0, soonest - now))
         events = [self._event(q) for q in queues]
-        waiters = [asyncio.ensure_future(ev.wait()) for ev in events]
         try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await wait_any(events, timeout)
         finally:
-            for w in waiters:
-                w.cancel()
             for ev in events:
                 ev.clear()
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustQueue
 
+from ..base import wait_any
 from . import names
 from .link import CLIENT_ERRORS, Link
 from .topology import Topology
@@ -75,12 +76,7 @@ class Waker:
             if message is not None:  # let the next wake-up in
                 with contextlib.suppress(*CLIENT_ERRORS):
                     await message.ack()
-            waiters = [asyncio.ensure_future(ev.wait()) for ev in events]
-            try:
-                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waiters:
-                    w.cancel()
+            await wait_any(events, timeout)
         for ev in events:
             ev.clear()
 
