@@ -8,16 +8,13 @@ registry is what pushes jobs and what a worker unit runs.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import difflib
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, TypeVar
 
 from . import specs
+from .connections import Connections
 from .drivers.base import Driver, JobRecord, UniqueUntil
 from .errors import ConfigError, RegistryFrozen, UnknownName
 from .handlers import is_async_handler, payload_adapter, payload_type
@@ -58,12 +55,7 @@ class Registry:
         self._jobs: dict[str, JobSpec] = {}
         self._push_middleware: list[specs.PushMiddleware] = []
         self._run_middleware: list[specs.RunMiddleware] = []
-        #: driver name -> the event loop it was opened on (connections are loop-bound)
-        self._opened: dict[str, asyncio.AbstractEventLoop] = {}
-        self._open_lock: asyncio.Lock | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._sync_loop: asyncio.AbstractEventLoop | None = None
-        self._sync_lock = threading.Lock()
+        self._connections = Connections(self._drivers)
 
     # ---- building ---------------------------------------------------------------
 
@@ -298,40 +290,15 @@ class Registry:
             raise ConfigError("freeze() the registry before pushing or running jobs")
 
     async def open_driver(self, name: str) -> Driver:
-        """The driver ``name``, opened on first use on this event loop.
-
-        A driver opened on another loop (say by ``push_sync`` before the worker's
-        loop started) is closed there and reopened here: client connections
-        belong to the loop that made them.
-        """
-        driver = self._drivers[name]
-        loop = asyncio.get_running_loop()
-        if self._opened.get(name) is loop:
-            return driver
-        if self._open_lock is None or self._loop is not loop:
-            self._open_lock = asyncio.Lock()
-            self._loop = loop
-        async with self._open_lock:
-            old = self._opened.get(name)
-            if old is not loop:
-                if old is not None:
-                    await _close_on(driver, old)
-                await driver.open()
-                self._opened[name] = loop
-        return driver
+        """The driver ``name``, opened on first use on this event loop."""
+        return await self._connections.open(name)
 
     async def queue_driver(self, queue: str) -> Driver:
         return await self.open_driver(self.queue_spec(queue).driver)
 
     async def close(self) -> None:
         """Close every opened driver (pending pushes are already stored)."""
-        opened, self._opened = self._opened, {}
-        here = asyncio.get_running_loop()
-        for name, loop in opened.items():
-            if loop is here:
-                await self._drivers[name].close()
-            else:
-                await _close_on(self._drivers[name], loop)
+        await self._connections.close()
 
     # ---- pushing (implemented in pushing.py) ------------------------------------
 
@@ -382,26 +349,9 @@ class Registry:
         job_id: str = self.run_sync(self.push(job, payload, **options))
         return job_id
 
-    def run_sync(self, coro: Any) -> Any:
+    def run_sync(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run a coroutine of this registry from sync code (see ``push_sync``)."""
-        loop = self._loop
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if loop is not None and loop.is_running() and running is not loop:
-            fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, loop)
-            return fut.result()
-        if running is not None:
-            coro.close()
-            raise ConfigError("push_sync called on the event loop thread: use 'await push(...)'")
-        with self._sync_lock:
-            if self._sync_loop is None:
-                self._sync_loop = asyncio.new_event_loop()
-                threading.Thread(
-                    target=self._sync_loop.run_forever, name="runa-sync", daemon=True
-                ).start()
-        return asyncio.run_coroutine_threadsafe(coro, self._sync_loop).result()
+        return self._connections.run_sync(coro)
 
     # ---- information ------------------------------------------------------------
 
@@ -455,14 +405,6 @@ class Registry:
     async def purge(self, queue: str) -> int:
         driver = await self.queue_driver(queue)
         return await driver.purge(queue)
-
-
-async def _close_on(driver: Driver, loop: asyncio.AbstractEventLoop) -> None:
-    """Close ``driver`` on the loop that opened it, if that loop still runs somewhere."""
-    if loop.is_closed() or not loop.is_running():
-        return  # its connections died with the loop
-    with contextlib.suppress(Exception):
-        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(driver.close(), loop))
 
 
 def record_info(rec: JobRecord) -> JobInfo:
