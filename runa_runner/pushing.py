@@ -17,6 +17,9 @@ from .specs import JobSpec, QueueSpec
 if TYPE_CHECKING:
     from .registry import Registry
 
+#: Payload JSON as drivers write it; built once (json.dumps with options builds one per call).
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
 #: Jobs per driver call in push_many; bounds memory and round-trip size.
 BATCH = 500
 
@@ -48,7 +51,7 @@ def validate_payload(spec: JobSpec, payload: Any) -> Any:
     """The payload as JSON-ready data, or PayloadInvalid with one entry per bad field."""
     if spec.adapter is None:
         try:
-            json.dumps(payload, allow_nan=False)  # refused here, before anything is enqueued
+            _encode(payload)  # refused here, before anything is enqueued
         except (TypeError, ValueError) as exc:
             raise PayloadInvalid(
                 spec.name, [("", f"payload is not JSON-serialisable: {exc}")]
@@ -112,7 +115,7 @@ class Template:
         """One job of the batch; ``payload`` is already validated JSON-ready data."""
         limit = self.queue.max_payload_bytes
         if limit is not None:
-            size = len(json.dumps(payload, separators=(",", ":")).encode())
+            size = len(_encode(payload).encode())
             if size > limit:
                 raise PayloadInvalid(self.spec.name, [(
                     "", f"payload is {size} bytes, over queue '{self.queue.name}' limit of "
