@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import runa_runner as rr
@@ -17,6 +18,7 @@ async def test_concurrency_50_drains_10000_noop_jobs() -> None:
         in_flight += 1
         peak = max(peak, in_flight)
         seen.add(job.payload["n"])
+        await asyncio.sleep(0)  # let the other in-flight handlers interleave
         in_flight -= 1
 
     registry = rr.Registry()
@@ -31,6 +33,6 @@ async def test_concurrency_50_drains_10000_noop_jobs() -> None:
 
     assert seen == set(range(10_000))
     assert unit.counts.succeeded == 10_000
-    assert peak <= 50
+    assert 1 < peak <= 50
     [queue] = await registry.queue_info()
     assert (queue.pending, queue.reserved, queue.failed) == (0, 0, 0)
