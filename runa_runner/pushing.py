@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .drivers.base import PushItem, UniqueUntil
-from .errors import ConfigError, PayloadInvalid
+from .errors import ConfigError, PayloadInvalid, UnknownName
 from .job import Envelope, new_id
 from .specs import JobSpec, QueueSpec
 
@@ -135,6 +135,9 @@ async def push_many(
     registry._require_frozen()
     check_options(opts)
     spec = registry.job_spec(job)
+    if opts.queue is None and spec.queue not in registry.queues:
+        raise UnknownName(f"job '{job}' has no queue (no queue '{spec.queue}' is declared): "
+                          "push it with queue=...")
     queue = registry.queue_spec(opts.queue or spec.queue)
     template = Template.resolve(spec, queue, opts)
     items = [template.item(validate_payload(spec, p)) for p in payloads]

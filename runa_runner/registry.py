@@ -53,6 +53,9 @@ class Registry:
         self._queues: dict[str, QueueSpec] = {}
         self._workers: dict[str, WorkerSpec] = {}
         self._jobs: dict[str, JobSpec] = {}
+        # Jobs registered without ``queue=``: like the seed's ``Job[T]``, they may be pushed to
+        # any queue, so a missing ``default`` queue is only an error when a push relies on it.
+        self._unbound: set[str] = set()
         self._push_middleware: list[specs.PushMiddleware] = []
         self._run_middleware: list[specs.RunMiddleware] = []
         self._connections = Connections(self._drivers)
@@ -176,6 +179,10 @@ class Registry:
             meta=specs.frozen_map(meta),
             handler_path=handler_path,
         )
+        if queue is None:
+            self._unbound.add(name)
+        else:
+            self._unbound.discard(name)
         return self
 
     def use_push(self, middleware: specs.PushMiddleware) -> Registry:
@@ -218,7 +225,7 @@ class Registry:
             if not q.workers:
                 yield f"queue '{q.name}': no worker serves it"
         for j in self._jobs.values():
-            if j.queue not in self._queues:
+            if j.queue not in self._queues and j.name not in self._unbound:
                 yield (f"job '{j.name}': unknown queue '{j.queue}'"
                        + did_you_mean(j.queue, self._queues))
 
