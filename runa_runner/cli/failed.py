@@ -83,11 +83,19 @@ async def retry(registry: Registry, args: argparse.Namespace) -> int:
 
 
 async def delete(registry: Registry, args: argparse.Namespace) -> int:
-    unknown = [i for i in args.ids if not await registry.delete(args.queue, i)]
+    unknown = [i for i in args.ids if not await _delete_failed(registry, args.queue, i)]
     report(args, "deleted", len(args.ids) - len(unknown))
     for job_id in unknown:
-        output.error_line(f"unknown job '{job_id}' in queue '{args.queue}'")
+        output.error_line(f"unknown job '{job_id}' among the failed jobs of queue '{args.queue}'")
     return 1 if unknown else 0
+
+
+async def _delete_failed(registry: Registry, queue: str, job_id: str) -> bool:
+    # The driver's delete removes a job in any state; this command only touches failed ones.
+    info = await registry.job_info(job_id)
+    if info is None or info.queue != queue or info.state != "failed":
+        return False
+    return await registry.delete(queue, job_id)
 
 
 async def purge(registry: Registry, args: argparse.Namespace) -> int:

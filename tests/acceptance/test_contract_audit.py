@@ -1,0 +1,17 @@
+"""Statements of DESIGN.md checked black-box on the installed CLI (the contract audit)."""
+
+from __future__ import annotations
+
+from .conftest import Project
+
+
+def test_failed_delete_touches_only_failed_jobs(project: Project) -> None:
+    # `failed delete` is failed-job recovery: a pending or delayed job given by mistake stays.
+    pending = project.push("note.explode", {"text": "p"})
+    delayed = project.push("note.explode", {"text": "d"}, "--delay", "1h")
+    for job_id in (pending, delayed):
+        proc = project.run("failed", "delete", "fragile", job_id, ok=False)
+        assert (proc.returncode, proc.stdout) == (1, "deleted 0 failed jobs of queue 'fragile'\n")
+        assert proc.stderr.count("\n") == 1 and f"unknown job '{job_id}'" in proc.stderr
+    assert project.json("job", pending)["state"] == "pending"
+    assert project.json("job", delayed)["state"] == "delayed"
