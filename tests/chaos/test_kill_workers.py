@@ -6,8 +6,7 @@ five times, spread over the drain, and starts it again. A killed worker's jobs
 come back when their lease lapses (SQLite, Redis) or when its connection drops
 (AMQP) and run again, with ``attempt`` raised.
 
-N is 10,000 on SQLite and Redis; 3,000 on AMQP, whose driver reserves with one
-``basic.get`` round trip per job (set ``RUNA_CHAOS_JOBS`` to change both).
+N is 10,000 on every driver (``RUNA_CHAOS_JOBS`` changes it).
 """
 
 from __future__ import annotations
@@ -31,10 +30,10 @@ RETRY = 3
 DRAIN_DEADLINE = 240.0
 
 
-def job_count(kind: str) -> int:
+def job_count() -> int:
     if os.environ.get("RUNA_CHAOS_JOBS"):
         return int(os.environ["RUNA_CHAOS_JOBS"])
-    return 3_000 if kind == "amqp" else 10_000
+    return 10_000
 
 
 def await_runs(project: Project, count: int) -> None:
@@ -44,7 +43,7 @@ def await_runs(project: Project, count: int) -> None:
 
 @pytest.mark.parametrize("kind", DRIVERS)
 def test_sigkilled_workers_lose_nothing(kind: str, project_for: Callable[..., Project]) -> None:
-    n = job_count(kind)
+    n = job_count()
     project = project_for(kind, retry=RETRY, lease="2s", concurrency=16)
     started = time.monotonic()
     ids = project.push_jsonl("chaos.run", [{"n": i} for i in range(n)])
