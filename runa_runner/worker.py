@@ -86,6 +86,12 @@ class Unit:
             await self._clean_expired()
             await self._reserve_loop(burst)
             timed_out = await self._drain()
+        except asyncio.CancelledError:
+            # Cancelling run() is a stop at once: release in-flight jobs now (attempt given
+            # back) rather than leave them reserved until their leases lapse and count.
+            self._stop_now = True
+            await self._drain()
+            raise
         finally:
             for task in background:
                 task.cancel()

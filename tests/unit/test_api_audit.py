@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,28 @@ def test_job_without_queue_binds_default_when_it_exists() -> None:
     assert r.jobs["a"].queue == "default"
     assert list(r.queues) == ["default"] and r.queues["default"].workers == ("default",)
     assert list(r.workers) == ["default"] and "memory" in r.drivers
+
+
+async def test_cancelling_unit_run_releases_the_running_job_at_once() -> None:
+    # "Unit.run() runs until cancelled": a cancel is a stop at once, so the job goes back to
+    # its queue with its attempt given back instead of waiting out its lease.
+    started = asyncio.Event()
+
+    async def slow(job: rr.Job[dict[str, int]]) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    r = rr.Registry()
+    r.worker("default", poll_interval=0.01)
+    r.job("slow", slow)
+    r.freeze()
+    job_id = await r.push("slow", {})
+    run = asyncio.create_task(rr.Unit(r, "default").run())
+    await asyncio.wait_for(started.wait(), 10)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    info = await r.job_info(job_id)
+    assert info is not None and (info.state, info.attempts) == ("pending", 0)
+    [worker] = await r.worker_info()
+    assert (worker.instances, worker.processed) == (0, 0)
