@@ -71,7 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunaError as exc:
         if debug:
             traceback.print_exc()
-        print(f"runa-runner: error: {format_error(exc)}", file=sys.stderr)
+        # A manifest with several problems gives one complete error line per problem.
+        for line in format_error(exc).splitlines() or [""]:
+            print(f"runa-runner: error: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -15,3 +15,14 @@ def test_failed_delete_touches_only_failed_jobs(project: Project) -> None:
         assert proc.stderr.count("\n") == 1 and f"unknown job '{job_id}'" in proc.stderr
     assert project.json("job", pending)["state"] == "pending"
     assert project.json("job", delayed)["state"] == "delayed"
+
+
+def test_an_invalid_manifest_gives_one_error_line_per_problem(project: Project) -> None:
+    (project.root / "bad.yaml").write_text(
+        "queues:\n  q: {driver: nope, workers: [w]}\nworkers:\n  w: {concurency: 2}\n")
+    proc = project.run("list", "-c", "bad.yaml", ok=False)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 2 and all(line.startswith("runa-runner: error: bad.yaml:")
+                                   for line in lines)
+    assert "unknown driver 'nope'" in proc.stderr and "did you mean 'concurrency'" in proc.stderr
