@@ -352,7 +352,10 @@ class Registry:
         return await push_many(self, job, list(payloads), PushOptions(**options))
 
     def push_sync(self, job: str, payload: Any = None, **options: Any) -> str:
-        """``push`` for sync callers: any thread, with or without a running event loop."""
+        """``push`` for sync callers, from any thread that is not running an event loop.
+
+        On a thread that runs a loop it raises ConfigError: ``await push(...)`` there.
+        """
         job_id: str = self.run_sync(self.push(job, payload, **options))
         return job_id
 
