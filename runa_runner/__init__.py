@@ -15,6 +15,7 @@ from .errors import (
     RegistryFrozen,
     RetryIn,
     RunaError,
+    StopTimedOut,
     UnknownName,
     Unsupported,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "RegistryFrozen",
     "RetryIn",
     "RunaError",
+    "StopTimedOut",
     "Unit",
     "UnknownName",
     "Unsupported",
