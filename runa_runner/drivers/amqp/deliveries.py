@@ -36,8 +36,11 @@ from ...errors import DriverError
 from ...job import Envelope
 from ..base import LEASE_LOST, Outcome, Reserved
 from . import names, wire
-from .link import GETTERS, Link
+from .link import CLIENT_ERRORS, GETTERS, Link
 from .publishing import Publisher
+
+#: Seconds an ack may take before the delivery's channel is taken for dead.
+ACK_TIMEOUT = 5.0
 
 
 @dataclass(slots=True)
@@ -152,13 +155,28 @@ class Deliveries:
             elif o.kind == "fail":
                 rec = wire.FailedRecord(held.env, o.error or "failed", o.traceback, time.time())
                 await self.publisher.failed(rec)
-            with self.link.guard("ack"):
-                await held.channel.basic_ack(held.tag)
         except DriverError:
             if held.channel.is_closed:
                 return False
             self.held[o.token] = held  # still ours: the caller may retry
             raise
+        return await self._ack(held)
+
+    async def _ack(self, held: Held) -> bool:
+        """Ack on the channel the job came from; False when that channel is gone.
+
+        After a forced close the old channel may not know yet that it is dead, and an
+        ack on it can wait forever: bounded, and any failure means the broker gives the
+        job back by itself (a release or fail already published its copy: at worst a
+        duplicate run, never a lost job).
+        """
+        if held.channel.is_closed:
+            return False
+        try:
+            async with asyncio.timeout(ACK_TIMEOUT):
+                await held.channel.basic_ack(held.tag)
+        except (TimeoutError, *CLIENT_ERRORS):
+            return False
         return True
 
     async def _republish(self, held: Held, o: Outcome) -> None:
