@@ -47,12 +47,20 @@ class _DropReconnectChatter(logging.Filter):
     """Drops the client libraries' line per reconnect attempt (we log one per outage)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(
-            ("Connection attempt to", "Connection to", "error when creating transport")
+        msg = str(record.msg)
+        if msg.startswith("Callback ") and "RuntimeError" in str(record.args):
+            # a robust channel trying to reopen on the connection that just died:
+            # aio-pika retries it on reconnect, so it is part of the same outage
+            return False
+        return not msg.startswith(
+            ("Connection attempt to", "Connection to", "error when creating transport",
+             # the broker closing us (close_all_connections, a restart): our own
+             # "connection lost" line already says so, with the reason
+             "Unexpected connection close from remote", "Cancelling cause reader")
         )
 
 
-for _name in ("aio_pika.robust_connection", "aiormq.connection"):
+for _name in ("aio_pika.robust_connection", "aio_pika.tools", "aiormq.connection"):
     logging.getLogger(_name).addFilter(_DropReconnectChatter())
 
 
