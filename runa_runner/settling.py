@@ -37,6 +37,7 @@ class Settler:
         self._record = record
         self._queue: asyncio.Queue[tuple[Driver, Outcome, asyncio.Future[bool]]] = asyncio.Queue()
         self._pending = StatsDelta()
+        self._flushing: asyncio.Future[None] | None = None
 
     async def settle(self, driver: Driver, outcome: Outcome) -> bool:
         """Queue ``outcome`` for the next batch; True if the job's token still held."""
@@ -54,6 +55,11 @@ class Settler:
                 while not self._queue.empty():
                     batch.append(self._queue.get_nowait())
                 await self._settle_batch(batch)
+                # Counted right after settling, not a second later: a worker killed now
+                # loses the counts of one batch at most, not of its last second. Shielded:
+                # a stop must not cancel a driver call half-way (close() awaits it).
+                self._flushing = asyncio.ensure_future(self.flush_stats())
+                await asyncio.shield(self._flushing)
         finally:
             stats_task.cancel()
 
@@ -107,6 +113,8 @@ class Settler:
 
     async def close(self) -> None:
         """Settle what is queued and write the last stat deltas."""
+        if self._flushing is not None:
+            await self._flushing
         batch = []
         while not self._queue.empty():
             batch.append(self._queue.get_nowait())

