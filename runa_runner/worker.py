@@ -55,6 +55,7 @@ class Unit:
         self._stopping = asyncio.Event()
         self._done = asyncio.Event()
         self._stop_now = False
+        self._started = False
         self._cursor = 0
         self._drivers: dict[str, Driver] = {}
         self._settler: Settler | None = None
@@ -69,8 +70,10 @@ class Unit:
             StopTimedOut: stop_timeout elapsed; unfinished jobs were released.
         """
         registry_module.set_default(self.registry)
-        self._stopping.clear()
+        if self._done.is_set():  # a new run after a finished one; a stop() before the
+            self._stopping.clear()  # first run still applies (it returns at once)
         self._done.clear()
+        self._started = True
         for q in self.queues:
             self._drivers[q.name] = await self.registry.open_driver(q.driver)
         stats_driver = await self.registry.open_driver(self.registry.stats_driver_name(self.name))
@@ -109,7 +112,8 @@ class Unit:
         """Graceful stop: reserve nothing more, wait for in-flight jobs (bounded), return."""
         self._stopping.set()
         self._changed.set()
-        await self._done.wait()
+        if self._started:
+            await self._done.wait()
 
     def stop_now(self) -> None:
         """Stop at once: in-flight jobs are released without waiting (second SIGINT)."""
