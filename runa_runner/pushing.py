@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 #: Jobs per driver call in push_many; bounds memory and round-trip size.
-BATCH = 2000
+BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
