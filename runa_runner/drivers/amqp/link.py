@@ -48,9 +48,10 @@ class _DropReconnectChatter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         msg = str(record.msg)
-        if msg.startswith("Callback ") and "RuntimeError" in str(record.args):
-            # a robust channel trying to reopen on the connection that just died:
-            # aio-pika retries it on reconnect, so it is part of the same outage
+        if msg.startswith("Callback ") and "._on_close" in str(record.args):
+            # a robust channel's close callback failing on the connection that just died
+            # (RuntimeError, ChannelInvalidStateError, ...): aio-pika reopens the channel
+            # on reconnect, so it is part of the outage we already reported
             return False
         return not msg.startswith(
             ("Connection attempt to", "Connection to", "error when creating transport",
