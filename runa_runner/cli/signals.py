@@ -85,7 +85,11 @@ def run_loop(registry: Registry, serve: Callable[[Stopper], Coroutine[Any, Any, 
     """Run ``serve`` with signal handling on a new loop; close drivers; don't wait on threads."""
     loop = asyncio.new_event_loop()
     # Our own executor for sync handlers, so that we can stop waiting for it at exit.
-    executor = ThreadPoolExecutor(thread_name_prefix=HANDLER_THREADS)
+    # Sized for every slot (the default, cpu + 4, would cap sync handlers below a
+    # worker's concurrency); threads are only started when needed.
+    slots = sum(w.concurrency for w in registry.workers.values())
+    executor = ThreadPoolExecutor(max_workers=max(slots, 4),
+                                  thread_name_prefix=HANDLER_THREADS)
     loop.set_default_executor(executor)
     stopper = Stopper()
     stopper.install(loop)
