@@ -7,9 +7,11 @@ by the caller (the unit), which owns the task.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,7 +72,7 @@ def build_job(spec: JobSpec | None, r: Running) -> Job[Any]:
     )
 
 
-def handler_call(spec: JobSpec, r: Running) -> Call:
+def handler_call(spec: JobSpec, r: Running, threads: Executor | None = None) -> Call:
     """The innermost call: the handler itself (a sync one in a thread the unit can track)."""
     if spec.is_async:
         async def call_async(job: Job[Any]) -> None:
@@ -81,7 +83,9 @@ def handler_call(spec: JobSpec, r: Running) -> Call:
     async def call_sync(job: Job[Any]) -> None:
         # A thread cannot be killed: on timeout we stop waiting and set job.cancelled,
         # and the unit keeps the concurrency slot until the thread really returns.
-        r.thread = asyncio.ensure_future(asyncio.to_thread(spec.handler, job))
+        ctx = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        r.thread = loop.run_in_executor(threads, ctx.run, spec.handler, job)
         await asyncio.shield(r.thread)
 
     return call_sync
@@ -103,7 +107,8 @@ def _bind(mw: RunMiddleware, nxt: Call) -> Call:
 
 
 async def execute(
-    spec: JobSpec | None, r: Running, middleware: Sequence[RunMiddleware]
+    spec: JobSpec | None, r: Running, middleware: Sequence[RunMiddleware],
+    threads: Executor | None = None,
 ) -> Outcome:
     """Run the handler once; map how it ended to an Outcome (ack, release or fail)."""
     env = r.reserved.envelope
@@ -113,7 +118,7 @@ async def execute(
         return Outcome(queue=env.queue, job_id=env.id, token=r.reserved.token,
                        kind="fail", error=str(exc))
     assert spec is not None
-    call = wrap(middleware, handler_call(spec, r))
+    call = wrap(middleware, handler_call(spec, r, threads))
     try:
         if env.timeout is None:
             await call(job)

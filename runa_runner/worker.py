@@ -16,6 +16,7 @@ import os
 import socket
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import registry as registry_module
@@ -29,6 +30,8 @@ from .specs import QueueSpec
 
 log = logging.getLogger("runa_runner.worker")
 
+#: Name prefix of the threads running sync handlers (the CLI waits for them at exit).
+HANDLER_THREADS = "runa-handler"
 #: Seconds between instance heartbeats; an instance is dead after HEARTBEAT_TTL.
 HEARTBEAT_EVERY = 5.0
 HEARTBEAT_TTL = 15.0
@@ -60,6 +63,7 @@ class Unit:
         self._drivers: dict[str, Driver] = {}
         self._settler: Settler | None = None
         self._outage = Outage(worker)
+        self._pool: ThreadPoolExecutor | None = None
 
     # ---- lifecycle ----------------------------------------------------------------
 
@@ -74,6 +78,10 @@ class Unit:
             self._stopping.clear()  # first run still applies (it returns at once)
         self._done.clear()
         self._started = True
+        # Sync handlers run here: one thread per slot (the loop's default pool has
+        # cpu + 4 threads, which would cap sync handlers below ``concurrency``).
+        self._pool = ThreadPoolExecutor(max_workers=self.spec.concurrency,
+                                        thread_name_prefix=HANDLER_THREADS)
         for q in self.queues:
             self._drivers[q.name] = await self.registry.open_driver(q.driver)
         stats_driver = await self.registry.open_driver(self.registry.stats_driver_name(self.name))
@@ -101,6 +109,8 @@ class Unit:
             await asyncio.gather(*background, return_exceptions=True)
             await self._settler.close()
             await self._leave(stats_driver)
+            # Not waited for: a sync handler past its timeout may never return.
+            self._pool.shutdown(wait=False)
             self._done.set()
         if timed_out:
             raise StopTimedOut(
@@ -212,7 +222,7 @@ class Unit:
         log.debug("job %s %s attempt %d/%d started", env.job, env.id, env.attempt,
                   env.max_attempts)
         try:
-            outcome: Outcome | None = await execute(spec, r, self._middleware)
+            outcome: Outcome | None = await execute(spec, r, self._middleware, self._pool)
         except asyncio.CancelledError:
             outcome = self._cancelled_outcome(r)
             if outcome is None and r.reason is None:

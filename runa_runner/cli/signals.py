@@ -16,11 +16,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..registry import Registry
-from ..worker import Unit
+from ..worker import HANDLER_THREADS, Unit
 
 log = logging.getLogger("runa_runner.cli")
 
@@ -29,8 +28,6 @@ HARD_EXIT_AFTER = 3.0
 #: Seconds to wait for handler threads after the units stopped.
 THREAD_GRACE = 1.0
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-#: Name prefix of the threads running sync handlers.
-HANDLER_THREADS = "runa-handler"
 
 
 class Stopper:
@@ -84,13 +81,6 @@ async def stop_unit(unit: Unit, running: asyncio.Task[Any]) -> None:
 def run_loop(registry: Registry, serve: Callable[[Stopper], Coroutine[Any, Any, int]]) -> int:
     """Run ``serve`` with signal handling on a new loop; close drivers; don't wait on threads."""
     loop = asyncio.new_event_loop()
-    # Our own executor for sync handlers, so that we can stop waiting for it at exit.
-    # Sized for every slot (the default, cpu + 4, would cap sync handlers below a
-    # worker's concurrency); threads are only started when needed.
-    slots = sum(w.concurrency for w in registry.workers.values())
-    executor = ThreadPoolExecutor(max_workers=max(slots, 4),
-                                  thread_name_prefix=HANDLER_THREADS)
-    loop.set_default_executor(executor)
     stopper = Stopper()
     stopper.install(loop)
     try:
@@ -102,7 +92,6 @@ def run_loop(registry: Registry, serve: Callable[[Stopper], Coroutine[Any, Any, 
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()
-            executor.shutdown(wait=False, cancel_futures=True)
     if not threads_finished(THREAD_GRACE):
         hard_exit(code)
     return code
