@@ -74,33 +74,31 @@ def namespace(
     return Namespace(driver_name, driver_class, tmp_path, redis_url, amqp_url, uuid.uuid4().hex)
 
 
-@pytest.fixture
-async def make_driver(namespace: Namespace) -> AsyncIterator[Callable[[], Driver]]:
-    """Factory: a new unopened driver over this test's namespace; all cleaned up after."""
+async def _factory(ns: Namespace) -> AsyncIterator[Callable[[], Driver]]:
+    """Yield a maker of unopened drivers over ``ns``; clean up all it made afterwards."""
     made: list[Driver] = []
 
     def make() -> Driver:
-        drv = namespace.build()
+        drv = ns.build()
         made.append(drv)
         return drv
 
     yield make
-    await cleanup_namespace(namespace, made)
+    await cleanup_namespace(ns, made)
+
+
+@pytest.fixture
+async def make_driver(namespace: Namespace) -> AsyncIterator[Callable[[], Driver]]:
+    """Factory: a new unopened driver over this test's namespace; all cleaned up after."""
+    async for make in _factory(namespace):
+        yield make
 
 
 @pytest.fixture
 async def make_sibling_driver(namespace: Namespace) -> AsyncIterator[Callable[[], Driver]]:
     """Factory: a driver over a second namespace (own prefix, same servers and exchange)."""
-    sibling = namespace.sibling()
-    made: list[Driver] = []
-
-    def make() -> Driver:
-        drv = sibling.build()
-        made.append(drv)
-        return drv
-
-    yield make
-    await cleanup_namespace(sibling, made)
+    async for make in _factory(namespace.sibling()):
+        yield make
 
 
 @pytest.fixture
