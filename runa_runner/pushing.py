@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 #: Payload JSON as drivers write it; built once (json.dumps with options builds one per call).
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
+#: Envelope JSON exactly as Envelope.to_json writes it.
+_wire = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+#: Stand-ins for a job's id and payload while a Template splits its envelope's JSON.
+_ID_MARK = "\x00id"
+_PAYLOAD_MARK = "\x00payload"
+
 #: Jobs per driver call in push_many; bounds memory and round-trip size.
 BATCH = 500
 
@@ -49,23 +55,27 @@ def first(*values: Any) -> Any:
 
 def validate_payload(spec: JobSpec, payload: Any) -> Any:
     """The payload as JSON-ready data, or PayloadInvalid with one entry per bad field."""
-    if spec.adapter is None:
+    return encode_payload(spec, payload)[0]
+
+
+def encode_payload(spec: JobSpec, payload: Any) -> tuple[Any, str]:
+    """The validated payload and its JSON text (encoded once: the envelope reuses it)."""
+    if spec.adapter is not None:
         try:
-            _encode(payload)  # refused here, before anything is enqueued
-        except (TypeError, ValueError) as exc:
-            raise PayloadInvalid(
-                spec.name, [("", f"payload is not JSON-serialisable: {exc}")]
-            ) from None
-        return payload
+            value = spec.adapter.validate_python(payload)
+        except ValidationError as exc:
+            errors = [
+                (".".join(str(p) for p in err["loc"]) or "payload", err["msg"])
+                for err in exc.errors(include_url=False)
+            ]
+            raise PayloadInvalid(spec.name, errors) from None
+        payload = spec.adapter.dump_python(value, mode="json")
     try:
-        value = spec.adapter.validate_python(payload)
-    except ValidationError as exc:
-        errors = [
-            (".".join(str(p) for p in err["loc"]) or "payload", err["msg"])
-            for err in exc.errors(include_url=False)
-        ]
-        raise PayloadInvalid(spec.name, errors) from None
-    return spec.adapter.dump_python(value, mode="json")
+        return payload, _encode(payload)  # refused here, before anything is enqueued
+    except (TypeError, ValueError) as exc:
+        raise PayloadInvalid(
+            spec.name, [("", f"payload is not JSON-serialisable: {exc}")]
+        ) from None
 
 
 def check_options(opts: PushOptions) -> None:
@@ -94,38 +104,54 @@ class Template:
     delay: float
     unique_until: UniqueUntil
     unique_for: float | None
+    #: The envelope's JSON before the id, between id and payload, and after the
+    #: payload: a job's wire text is then joined, not encoded a second time.
+    wire: tuple[str, str, str] = ("", "", "")
 
     @classmethod
     def resolve(cls, spec: JobSpec, queue: QueueSpec, opts: PushOptions) -> Template:
         timeout = first(opts.timeout, spec.timeout, queue.timeout)
+        max_retries = int(first(opts.retry, spec.retry, queue.retry))
+        retry_delay = float(first(opts.retry_delay, spec.retry_delay, queue.retry_delay))
+        timeout = None if timeout is None or timeout == 0 else float(timeout)
+        meta = {**queue.meta, **spec.meta, **(opts.meta or {})}
+        sample = Envelope(_ID_MARK, queue.name, spec.name, _PAYLOAD_MARK, 0, max_retries,
+                          retry_delay, timeout, meta, opts.unique)
+        # The id and payload come before meta and unique, so the first match is theirs.
+        head, _, rest = _wire(sample.to_dict()).partition(_wire(_ID_MARK))
+        mid, _, tail = rest.partition(_wire(_PAYLOAD_MARK))
         return cls(
             spec=spec,
             queue=queue,
-            max_retries=int(first(opts.retry, spec.retry, queue.retry)),
-            retry_delay=float(first(opts.retry_delay, spec.retry_delay, queue.retry_delay)),
-            timeout=None if timeout is None or timeout == 0 else float(timeout),
-            meta={**queue.meta, **spec.meta, **(opts.meta or {})},
+            max_retries=max_retries,
+            retry_delay=retry_delay,
+            timeout=timeout,
+            meta=meta,
             unique=opts.unique,
             delay=float(opts.delay or 0.0),
             unique_until=first(opts.unique_until, spec.unique_until),
             unique_for=first(opts.unique_for, spec.unique_for),
+            wire=(head, mid, tail),
         )
 
-    def item(self, payload: Any) -> PushItem:
-        """One job of the batch; ``payload`` is already validated JSON-ready data."""
+    def item(self, payload: Any, text: str) -> PushItem:
+        """One job of the batch: ``payload`` validated, ``text`` its JSON."""
         limit = self.queue.max_payload_bytes
         if limit is not None:
-            size = len(_encode(payload).encode())
+            size = len(text.encode())
             if size > limit:
                 raise PayloadInvalid(self.spec.name, [(
                     "", f"payload is {size} bytes, over queue '{self.queue.name}' limit of "
                     f"{limit} bytes",
                 )])
+        job_id = new_id()
         env = Envelope(
-            new_id(), self.queue.name, self.spec.name, payload, 0, self.max_retries,
+            job_id, self.queue.name, self.spec.name, payload, 0, self.max_retries,
             self.retry_delay, self.timeout, self.meta, self.unique,
         )
-        return PushItem(env, self.delay, self.unique_until, self.unique_for)
+        head, mid, tail = self.wire
+        wire = f'{head}"{job_id}"{mid}{text}{tail}'
+        return PushItem(env, self.delay, self.unique_until, self.unique_for, wire)
 
 
 async def push_many(
@@ -133,14 +159,9 @@ async def push_many(
 ) -> list[str]:
     """Validate all payloads (nothing is enqueued if one is bad), then push in batches."""
     registry._require_frozen()
-    check_options(opts)
-    spec = registry.job_spec(job)
-    if opts.queue is None and spec.queue not in registry.queues:
-        raise UnknownName(f"job '{job}' has no queue (no queue '{spec.queue}' is declared): "
-                          "push it with queue=...")
-    queue = registry.queue_spec(opts.queue or spec.queue)
-    template = Template.resolve(spec, queue, opts)
-    items = [template.item(validate_payload(spec, p)) for p in payloads]
+    template = _template(registry, job, opts)
+    spec, queue = template.spec, template.queue
+    items = [template.item(*encode_payload(spec, p)) for p in payloads]
     driver = await registry.open_driver(queue.driver)
     chain = [*registry.push_middleware, *queue.middleware]
     if not chain:
@@ -154,6 +175,29 @@ async def push_many(
 
     call = _wrap_push(chain, store)
     return [await call(item) for item in items]
+
+
+#: Resolved templates kept per registry; options vary (delay, retry), so the cache is bounded.
+TEMPLATE_CACHE = 256
+
+
+def _template(registry: Registry, job: str, opts: PushOptions) -> Template:
+    """The job's template for ``opts``, resolved once per distinct options."""
+    cache = registry._push_templates
+    # A unique key or meta usually differs per push: those are resolved each time.
+    key = (job, opts) if opts.unique is None and opts.meta is None else None
+    found: Template | None = cache.get(key) if key is not None else None
+    if found is not None:
+        return found
+    check_options(opts)
+    spec = registry.job_spec(job)
+    if opts.queue is None and spec.queue not in registry.queues:
+        raise UnknownName(f"job '{job}' has no queue (no queue '{spec.queue}' is declared): "
+                          "push it with queue=...")
+    template = Template.resolve(spec, registry.queue_spec(opts.queue or spec.queue), opts)
+    if key is not None and len(cache) < TEMPLATE_CACHE:
+        cache[key] = template
+    return template
 
 
 def _wrap_push(

@@ -18,6 +18,7 @@ from .connections import Connections
 from .drivers.base import Driver, JobRecord, UniqueUntil
 from .errors import ConfigError, RegistryFrozen, UnknownName
 from .handlers import is_async_handler, payload_adapter, payload_type
+from .pushing import PushOptions, push_many
 from .specs import JobInfo, JobSpec, QueueInfo, QueueSpec, WorkerInfo, WorkerSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,6 +60,8 @@ class Registry:
         self._push_middleware: list[specs.PushMiddleware] = []
         self._run_middleware: list[specs.RunMiddleware] = []
         self._connections = Connections(self._drivers)
+        #: pushing.py's resolved push templates (a frozen registry's specs never change)
+        self._push_templates: dict[Any, Any] = {}
 
     # ---- building ---------------------------------------------------------------
 
@@ -333,8 +336,6 @@ class Registry:
         Raises:
             PayloadInvalid: with one ``JOB: FIELD: message`` line per field; nothing enqueued.
         """
-        from .pushing import PushOptions, push_many
-
         opts = PushOptions(
             queue=queue, delay=delay, unique=unique, unique_until=unique_until,
             unique_for=unique_for, retry=retry, retry_delay=retry_delay,
@@ -347,8 +348,6 @@ class Registry:
         self, job: str, payloads: Iterable[Any], **options: Any
     ) -> list[str]:
         """Validate every payload first, then enqueue them in batches; return the ids."""
-        from .pushing import PushOptions, push_many
-
         return await push_many(self, job, list(payloads), PushOptions(**options))
 
     def push_sync(self, job: str, payload: Any = None, **options: Any) -> str:

@@ -69,6 +69,9 @@ class PushItem:
     delay: float = 0.0
     unique_until: UniqueUntil = "done"
     unique_for: float | None = None
+    #: ``envelope.to_json()`` when the pusher already built it (it shares the encoded
+    #: payload it validated with), for drivers that store the envelope as pushed.
+    wire: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

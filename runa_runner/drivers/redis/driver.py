@@ -158,6 +158,10 @@ class RedisDriver:
 
     async def push(self, items: Sequence[PushItem]) -> list[str]:
         """Enqueue all items: one push.lua call per queue and chunk, pipelined."""
+        if len(items) == 1:  # the common single push, without the grouping below
+            k = queue_keys(self.prefix, items[0].envelope.queue)
+            ids: list[str] = await self._run(scripts.push(k, items))
+            return ids
         by_queue: dict[str, list[int]] = {}
         for i, it in enumerate(items):
             by_queue.setdefault(it.envelope.queue, []).append(i)

@@ -150,7 +150,8 @@ def _push_arg(it: PushItem) -> str:
     delay = "0" if it.delay <= 0 else repr(float(it.delay))
     ttl = "-" if it.unique_for is None else str(max(1, round(it.unique_for * 1000)))
     lock = "" if env.unique is None else unique_lock_key(env.queue, env.job, env.unique)
-    return (f"{_to_json(env.to_dict())}\n{env.id} {delay} {env.attempt} {env.max_retries + 1} "
+    wire = it.wire if it.wire is not None else _to_json(env.to_dict())
+    return (f"{wire}\n{env.id} {delay} {env.attempt} {env.max_retries + 1} "
             f"{ttl} {it.unique_until} {lock}")
 
 

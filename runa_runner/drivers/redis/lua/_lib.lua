@@ -76,6 +76,8 @@ local function signal(sig, n)
   if n > 8 then n = 8 end
   local t = {}
   for i = 1, n do t[i] = '1' end
-  redis.call('LPUSH', sig, unpack(t))
-  redis.call('LTRIM', sig, 0, 7)
+  -- Trim only past 8 tokens: while workers wait the list stays short (one call, not two).
+  if redis.call('LPUSH', sig, unpack(t)) > 8 then
+    redis.call('LTRIM', sig, 0, 7)
+  end
 end

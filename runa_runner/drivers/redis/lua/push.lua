@@ -10,6 +10,7 @@ local now = clock()
 local enq = fmt(now)
 local out = {}
 local pushed = 0
+local ready = {}  -- ZADD arguments: one call for the whole batch
 for i = 1, #ARGV do
   local a = ARGV[i]
   local nl = string.find(a, '\n', 1, true)
@@ -41,12 +42,14 @@ for i = 1, #ARGV do
     if lk then
       redis.call('HSET', jk, 'lock', lk, 'uu', uu)
     end
-    redis.call('ZADD', KEYS[1], avail, id)
+    ready[#ready + 1] = avail
+    ready[#ready + 1] = id
     out[i] = id
     pushed = pushed + 1
   end
 end
 if pushed > 0 then
+  redis.call('ZADD', KEYS[1], unpack(ready))
   signal(KEYS[2], pushed)
 end
 return out
