@@ -4,7 +4,9 @@
 
 Measures, each on its own key prefix (deleted afterwards):
 
-* single push: one ``driver.push([item])`` round trip per job, one process;
+* single push: one ``driver.push([item])`` round trip per job, one process, next to
+  the floor measured in the same run: a bare redis-py ``LPUSH`` per job on the same
+  connection type (what a queue that stores one list entry per job pays);
 * bulk push: ``driver.push`` of 500 built jobs a call (pipelined push.lua chunks), and
   ``registry.push_many`` (the same plus payload validation and envelope building);
 * driver drain: ``reserve(64)`` + one pipelined ``settle`` of the 64 acks, in a loop;
@@ -53,12 +55,23 @@ def line(what: str, n: int, seconds: float) -> None:
 
 
 async def single_push(url: str, prefix: str, n: int) -> None:
+    client = aioredis.Redis.from_url(url)
+    body = Envelope(id=new_id(), queue="q", job="noop", payload={"n": 1}).to_json()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await client.lpush(f"{prefix}floor", body)
+    floor = time.perf_counter() - t0
+    line("floor: bare LPUSH per job", n, floor)
+    await client.delete(f"{prefix}floor")
+    await client.aclose()
     d = RedisDriver(url, prefix=prefix)
     await d.open()
     t0 = time.perf_counter()
     for _ in range(n):
         await d.push([item()])
-    line("single push (1 per round trip)", n, time.perf_counter() - t0)
+    seconds = time.perf_counter() - t0
+    line("single push (1 per round trip)", n, seconds)
+    print(f"{'':<34} = {floor / seconds:.2f}x the bare LPUSH floor")
     await d.purge("q")
     await d.close()
 
