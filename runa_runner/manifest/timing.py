@@ -45,6 +45,8 @@ def check_lease(doc: Document, view: View) -> Iterator[Problem]:
         caps = view.capabilities(driver)
         if caps is None or Capability.RENEW in caps:
             continue
+        if view.driver_type(driver) == "amqp":
+            continue  # no lease: the channel holds a delivery (check_consumer_timeout)
         for worker in view.queue_workers(t.queue):
             lease = view.worker_setting(worker, "lease")
             if t.seconds > lease:

@@ -13,6 +13,7 @@ from runa_runner.errors import MissingExtra
 from runa_runner.manifest import check_manifest, load_registry
 
 PLUGIN = '''
+from runa_runner.drivers.base import Capability
 from runa_runner.drivers.memory import MemoryDriver
 
 
@@ -28,6 +29,14 @@ class TapeDriver(MemoryDriver):
     @classmethod
     def from_config(cls, config, base_dir):
         return cls(str(config.get("reel", "default")))
+
+
+class StiffTapeDriver(TapeDriver):
+    """Leases it cannot renew."""
+
+    type_name = "stiff"
+    CAPABILITIES = TapeDriver.CAPABILITIES - {Capability.RENEW}
+    capabilities = CAPABILITIES
 '''
 
 HANDLERS = '''
@@ -47,7 +56,8 @@ def tape_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tape-plugin\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
-        "[runa_runner.drivers]\ntape = tape_plugin:TapeDriver\n")
+        "[runa_runner.drivers]\ntape = tape_plugin:TapeDriver\n"
+        "stiff = tape_plugin:StiffTapeDriver\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     return tmp_path
 
@@ -72,6 +82,21 @@ async def test_an_entry_point_driver_type_validates_compiles_and_runs(tape_plugi
     await registry.push("rec", {"n": 1})
     await rr.Unit(registry, "w").run(burst=True)
     assert sys.modules["tape_handlers"].RUNS == [{"n": 1}]
+
+
+def test_a_timeout_beyond_a_lease_that_cannot_be_renewed_is_a_warning(
+        tape_plugin: Path) -> None:
+    manifest = tape_plugin / "jobs.yaml"
+    manifest.write_text(
+        "drivers:\n  t: {type: stiff}\n"
+        "queues:\n  q: {driver: t, workers: [w], timeout: 2m}\n"
+        "workers:\n  w: {lease: 30s, stop_timeout: 5m}\n"
+        "jobs:\n  rec: {handler: 'tape_handlers:record', queue: q}\n"
+    )
+    problems, _ = check_manifest(str(manifest))
+    assert [(p.severity, p.message) for p in problems] == [(
+        "warning", "timeout 2m exceeds the lease 30s of worker 'w' and driver 't' cannot "
+        "renew leases: another worker may run the job again meanwhile (raise the lease)")]
 
 
 def test_a_missing_extra_names_the_pip_install_line(monkeypatch: pytest.MonkeyPatch) -> None:
