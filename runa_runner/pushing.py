@@ -26,8 +26,11 @@ _wire = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _ID_MARK = "\x00id"
 _PAYLOAD_MARK = "\x00payload"
 
-#: Jobs per driver call in push_many; bounds memory and round-trip size.
+#: Jobs per progress step of ``runa-runner push --jsonl``.
 BATCH = 500
+#: Jobs per driver call in push_many: bounds one call's memory and, on SQLite, how long
+#: one transaction holds the write lock; large enough for Redis to stream its chunks.
+DRIVER_BATCH = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +169,8 @@ async def push_many(
     chain = [*registry.push_middleware, *queue.middleware]
     if not chain:
         ids: list[str] = []
-        for start in range(0, len(items), BATCH):
-            ids.extend(await driver.push(items[start:start + BATCH]))
+        for start in range(0, len(items), DRIVER_BATCH):
+            ids.extend(await driver.push(items[start:start + DRIVER_BATCH]))
         return ids
 
     async def store(item: PushItem) -> str:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from runa_runner.drivers.base import LEASE_LOST, Outcome, Reserved, StatsDelta
+from runa_runner.errors import DriverError
 
 from .redis_support import QUEUE, Namespace, item
 
@@ -269,3 +270,26 @@ async def test_every_operation_survives_script_flush(ns: Namespace) -> None:
     await d.wait([QUEUE], 0.01)
     await flush()
     assert await d.purge(QUEUE) == 597  # 600 - acked - deleted - purged failed
+
+
+async def test_a_streamed_bulk_push_keeps_push_order(ns: Namespace) -> None:
+    d = await ns.driver()
+    items = [item(i) for i in range(2100)]  # 9 push.lua calls streamed on one connection
+    ids = await d.push(items)
+    assert ids == [it.envelope.id for it in items]
+    got = [r.envelope.payload for r in await d.reserve(QUEUE, 1000, 30.0)]
+    got += [r.envelope.payload for r in await d.reserve(QUEUE, 1000, 30.0)]
+    got += [r.envelope.payload for r in await d.reserve(QUEUE, 1000, 30.0)]
+    assert got == list(range(2100))
+
+
+async def test_an_error_reply_in_a_streamed_push_is_raised_and_the_driver_goes_on(
+    ns: Namespace,
+) -> None:
+    d = await ns.driver()
+    await ns.raw.set(ns.key("ready"), "not a sorted set")
+    with pytest.raises(DriverError, match="WRONGTYPE"):
+        await d.push([item(i) for i in range(600)])
+    await ns.raw.delete(ns.key("ready"))
+    ids = await d.push([item(i) for i in range(600)])
+    assert (await d.counts(QUEUE)).pending == 600 and len(set(ids)) == 600

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from redis.asyncio import Redis
+
 from ...errors import ConfigError
 from ..base import (
     ALL_CAPABILITIES,
@@ -157,7 +159,11 @@ class RedisDriver:
     # ---- push, reserve, settle ----------------------------------------------------
 
     async def push(self, items: Sequence[PushItem]) -> list[str]:
-        """Enqueue all items: one push.lua call per queue and chunk, pipelined."""
+        """Enqueue all items: one push.lua call per queue and chunk of PUSH_CHUNK jobs.
+
+        Many chunks are streamed on one connection (the next chunk's arguments are
+        built while the server runs the last one); a cluster client pipelines them.
+        """
         if len(items) == 1:  # the common single push, without the grouping below
             k = queue_keys(self.prefix, items[0].envelope.queue)
             ids: list[str] = await self._run(scripts.push(k, items))
@@ -165,15 +171,22 @@ class RedisDriver:
         by_queue: dict[str, list[int]] = {}
         for i, it in enumerate(items):
             by_queue.setdefault(it.envelope.queue, []).append(i)
-        calls, spans = [], []
-        for queue, idx in by_queue.items():
-            k = queue_keys(self.prefix, queue)
-            for start in range(0, len(idx), PUSH_CHUNK):
-                span = idx[start:start + PUSH_CHUNK]
-                calls.append(scripts.push(k, [items[i] for i in span]))
-                spans.append(span)
+        spans = [(queue, idx[start:start + PUSH_CHUNK])
+                 for queue, idx in by_queue.items()
+                 for start in range(0, len(idx), PUSH_CHUNK)]
+        calls = (scripts.push(queue_keys(self.prefix, queue), [items[i] for i in span])
+                 for queue, span in spans)
+        if len(spans) == 1:
+            replies = [await self._run(next(calls))]
+        elif self.settings.cluster:
+            replies = await self._run_all(list(calls))
+        else:
+            with self._errors():
+                client = self._conn().main
+                assert isinstance(client, Redis)
+                replies = await scripts.stream(client, calls)
         ids = [""] * len(items)
-        for span, got in zip(spans, await self._run_all(calls), strict=True):
+        for (_, span), got in zip(spans, replies, strict=True):
             for i, job_id in zip(span, got, strict=True):
                 ids[i] = job_id
         return ids
