@@ -12,6 +12,7 @@ import importlib
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ..errors import RunaError
 
@@ -19,9 +20,17 @@ from ..errors import RunaError
 COMMANDS = ("validate", "schema", "work", "push", "list_cmd", "failed", "job_cmd")
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit 2), like
+    every other error of the command; ``--help`` still prints the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def common_options() -> argparse.ArgumentParser:
     """Options accepted before or after the subcommand (DESIGN.md §7b)."""
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = Parser(add_help=False)
     parent.add_argument("-c", "--config", default=argparse.SUPPRESS,
                         help="manifest path (default: $RUNA_CONFIG or jobs.yaml)")
     parent.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -31,7 +40,7 @@ def common_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     common = common_options()
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="runa-runner", parents=[common],
         description="Declarative background job runner: validate, work, push, list.",
     )
@@ -57,7 +66,14 @@ def format_error(exc: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # IDs may follow options (`failed delete Q --json ID`): argparse stops a
+        # positional list at the first option, so the rest comes back here.
+        if getattr(args, "more_ids", False) and not any(e.startswith("-") for e in extra):
+            args.ids = [*args.ids, *extra]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     debug = bool(getattr(args, "debug", False))
     try:
         code: int = args.func(args)

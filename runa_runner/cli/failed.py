@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime
 from typing import Any
 
-from ..errors import UnknownName
 from ..registry import Registry
 from ..specs import JobInfo
 from . import context, output
@@ -26,11 +26,12 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("list", "retry", "delete", "purge"))
     p.add_argument("queue", metavar="QUEUE")
     p.add_argument("ids", metavar="ID", nargs="*", help="job ids (retry, delete)")
-    p.add_argument("--all", action="store_true", help="retry every failed job of the queue")
+    p.add_argument("--all", action="store_true",
+                   help="retry or delete every failed job of the queue")
     p.add_argument("--older-than", metavar="D", type=context.duration,
                    help="purge only jobs that failed more than D ago")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=run, failed_parser=p)
+    p.set_defaults(func=run, failed_parser=p, more_ids=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,8 +48,6 @@ def check_usage(args: argparse.Namespace) -> str | None:
     """Which combinations make no sense (a usage error, exit 2), or None."""
     if args.action in ("retry", "delete") and not args.ids and not args.all:
         return f"failed {args.action}: give job IDs or --all"
-    if args.action == "delete" and args.all:
-        return "failed delete: --all is not supported; use 'failed purge QUEUE'"
     if args.ids and args.all:
         return f"failed {args.action}: give job IDs or --all, not both"
     if args.ids and args.action in ("list", "purge"):
@@ -79,15 +78,23 @@ async def retry(registry: Registry, args: argparse.Namespace) -> int:
     ids = None if args.all else list(args.ids)
     count = await registry.retry_failed(args.queue, ids)
     report(args, "retried", count)
-    return 0 if ids is None or count == len(ids) else _missing(len(ids) - count, args.queue)
+    if ids is not None and count < len(ids):
+        # Not an error (DESIGN §6: exit 0): the jobs asked for are all not failed now.
+        _warn(f"{len(ids) - count} of the given jobs are not failed jobs of "
+                            f"queue '{args.queue}'")
+    return 0
 
 
 async def delete(registry: Registry, args: argparse.Namespace) -> int:
+    if args.all:
+        report(args, "deleted", await registry.purge_failed(args.queue, None))
+        return 0
     unknown = [i for i in args.ids if not await _delete_failed(registry, args.queue, i)]
     report(args, "deleted", len(args.ids) - len(unknown))
     for job_id in unknown:
-        output.error_line(f"unknown job '{job_id}' among the failed jobs of queue '{args.queue}'")
-    return 1 if unknown else 0
+        _warn(
+            f"no job '{job_id}' among the failed jobs of queue '{args.queue}'")
+    return 0
 
 
 async def _delete_failed(registry: Registry, queue: str, job_id: str) -> bool:
@@ -111,8 +118,8 @@ def report(args: argparse.Namespace, verb: str, count: int) -> None:
         print(f"{verb} {count} failed job{'' if count == 1 else 's'} of queue '{args.queue}'")
 
 
-def _missing(count: int, queue: str) -> int:
-    raise UnknownName(f"{count} of the given jobs are not failed jobs of queue '{queue}'")
+def _warn(message: str) -> None:
+    print(f"runa-runner: warning: {message}", file=sys.stderr)
 
 
 def _first_line(text: str | None) -> str | None:

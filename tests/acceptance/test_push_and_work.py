@@ -101,14 +101,27 @@ def test_failed_delete_purge_and_usage(project: Project) -> None:
     ids = [project.push("note.explode", {"text": str(i)}, "--retry", "0") for i in range(3)]
     project.run("work", "main", "--burst")
     assert project.run("failed", "delete", "fragile", ids[0]).stdout.startswith("deleted 1 ")
-    gone = project.run("failed", "delete", "fragile", ids[0], ok=False)
-    assert gone.returncode == 1 and f"unknown job '{ids[0]}'" in gone.stderr
-    assert project.run("failed", "retry", "fragile", ok=False).returncode == 2
+    # DESIGN §6: `failed` exits 0; an id that is not a failed job is a warning line.
+    gone = project.run("failed", "delete", "fragile", ids[0])
+    assert gone.stdout.startswith("deleted 0 ")
+    assert gone.stderr == (f"runa-runner: warning: no job '{ids[0]}' among the failed jobs "
+                           "of queue 'fragile'\n")
+    usage = project.run("failed", "retry", "fragile", ok=False)
+    assert usage.returncode == 2 and usage.stdout == ""
+    assert usage.stderr == ("runa-runner failed: error: failed retry: give job IDs or --all "
+                            "(see 'runa-runner failed --help')\n")
+    # IDs may come after options.
+    assert project.json("failed", "retry", "fragile", "--json", ids[1]) == {"retried": 1}
+    project.run("work", "--all", "--burst")
     assert project.json("failed", "retry", "fragile", "--all") == {"retried": 2}
     project.run("work", "--all", "--burst")  # still broken: both fail again
     assert project.run("failed", "purge", "fragile", "--older-than", "1h").stdout.startswith(
         "purged 0 ")
     assert project.json("failed", "purge", "fragile") == {"purged": 2}
+    assert project.queue("fragile")["failed"] == 0
+    project.push("note.explode", {"text": "again"}, "--retry", "0")
+    project.run("work", "main", "--burst")
+    assert project.json("failed", "delete", "fragile", "--all") == {"deleted": 1}
     assert project.queue("fragile")["failed"] == 0
 
 

@@ -86,8 +86,8 @@ def push(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     elif code == 1:
         assert out == "", f"a refused push printed results: {out!r}"
         assert err.strip() and all(line.strip() for line in err.split("\n")[:-1]), err
-    else:
-        assert "usage:" in err, err
+    else:  # a usage error: one line naming the command and its --help
+        assert err.count("\n") == 1 and ": error: " in err and "--help" in err, err
     return code, out, err
 
 
