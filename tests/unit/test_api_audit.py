@@ -82,3 +82,29 @@ async def test_cancelling_unit_run_releases_the_running_job_at_once() -> None:
     assert info is not None and (info.state, info.attempts) == ("pending", 0)
     [worker] = await r.worker_info()
     assert (worker.instances, worker.processed) == (0, 0)
+
+
+async def test_a_registry_in_use_is_frozen_with_the_seed_defaults() -> None:
+    # Like queue.New() in the seed: nothing declared gives the default queue and worker on
+    # the memory driver; the first push or look freezes the registry, as Unit(...) does.
+    seen: list[object] = []
+    r = rr.Registry()
+    r.job("ping", lambda job: seen.append(job.payload))
+    assert [q.name for q in await r.queue_info()] == ["default"]
+    assert [w.name for w in await r.worker_info()] == ["default"]
+    assert r.frozen
+    with pytest.raises(rr.RegistryFrozen):
+        r.queue("late")
+    job_id = await r.push("ping", {"n": 1})
+    info = await r.job_info(job_id)
+    assert info is not None and (info.queue, info.state) == ("default", "pending")
+    await rr.Unit(r, "default").run(burst=True)
+    assert seen == [{"n": 1}]
+
+
+async def test_push_on_an_unfrozen_registry_freezes_it() -> None:
+    r = rr.Registry()
+    r.job("ping", lambda job: None)
+    await r.push("ping", None)
+    with pytest.raises(rr.RegistryFrozen):
+        r.job("late", lambda job: None)
