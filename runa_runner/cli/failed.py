@@ -8,6 +8,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from ..drivers.base import Capability
+from ..errors import ConfigError
 from ..registry import Registry
 from ..specs import JobInfo
 from . import context, output
@@ -39,7 +41,13 @@ def run(args: argparse.Namespace) -> int:
     if usage_problem:
         args.failed_parser.error(usage_problem)  # exits 2
     registry = context.load(args, import_handlers=False)
-    registry.queue_spec(args.queue)  # unknown queue: one line with did-you-mean
+    driver_name = registry.queue_spec(args.queue).driver  # unknown queue: did-you-mean
+    driver = registry.drivers[driver_name]
+    if Capability.CROSS_PROCESS not in driver.capabilities:
+        # An empty list would be a guess: that driver's jobs live in another process.
+        raise ConfigError(
+            f"queue '{args.queue}' uses the in-process {driver.type_name} driver "
+            f"'{driver_name}': its failed jobs live only in the process that runs it")
     action = {"list": list_failed, "retry": retry, "delete": delete, "purge": purge}
     return context.run_with(registry, lambda r: action[args.action](r, args))
 

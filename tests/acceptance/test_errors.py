@@ -19,6 +19,15 @@ def test_push_to_a_memory_driver_queue_is_refused(project: Project) -> None:
     assert "Use a sqlite, redis or amqp driver" in proc.stderr
 
 
+def test_failed_on_a_memory_driver_queue_is_refused_not_guessed(project: Project) -> None:
+    for action in ("list", "purge"):
+        proc = project.run("failed", action, "scratch", ok=False)
+        assert (proc.returncode, proc.stdout) == (1, "")
+        assert proc.stderr == (
+            "runa-runner: error: queue 'scratch' uses the in-process memory driver 'memory': "
+            "its failed jobs live only in the process that runs it\n")
+
+
 def test_unreachable_redis_is_one_line_without_the_password(project: Project) -> None:
     (project.root / "redis.yaml").write_text(
         "drivers:\n"
