@@ -7,9 +7,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ..errors import UnknownName
-from ..specs import JobInfo
+from ..drivers.base import JobRecord
+from ..errors import DriverUnavailable, UnknownName
+from ..registry import Registry, record_info
+from ..specs import JobInfo, QueueSpec
 from . import context, output
+from .list_cmd import Probe
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -23,7 +26,12 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     registry = context.load(args, import_handlers=False)
-    info = context.run_with(registry, lambda r: r.job_info(args.id))
+    info, down = context.run_with(registry, lambda r: find(r, args.id))
+    if info is None and down:
+        # Not "unknown": the job may well sit on the driver we could not ask.
+        dead = "; ".join(f"driver '{name}' unreachable: {output.one_line(reason)}"
+                         for name, reason in down.items())
+        raise DriverUnavailable(f"job '{args.id}' not found on the reachable drivers; {dead}")
     if info is None:
         raise UnknownName(f"unknown job '{args.id}'")
     if args.json:
@@ -31,6 +39,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(describe(info))
     return 0
+
+
+async def find(registry: Registry, job_id: str) -> tuple[JobInfo | None, dict[str, str]]:
+    """The stored job, searched queue by queue on every driver that answers, and the
+    drivers that did not (name -> reason): ids are unique, so a hit anywhere is the answer."""
+    probe = Probe(registry)
+    for q in registry.queues.values():
+        rec = await lookup(probe, q, job_id)
+        if rec is not None:
+            return record_info(rec), probe.down
+    return None, probe.down
+
+
+async def lookup(probe: Probe, queue: QueueSpec, job_id: str) -> JobRecord | None:
+    return await probe.ask(queue.driver, lambda d: d.get(queue.name, job_id))
 
 
 def describe(info: JobInfo) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 #: How an unknown value (a driver that cannot count) shows in a table.
@@ -45,3 +45,19 @@ def print_json(data: Any) -> None:
 def error_line(message: str) -> None:
     """One error line on stderr, in the form main() uses for our errors."""
     print(f"runa-runner: error: {message}", file=sys.stderr)
+
+
+def warning_line(message: str) -> None:
+    """One warning line on stderr: the command still succeeds, but says what it missed."""
+    print(f"runa-runner: warning: {message}", file=sys.stderr)
+
+
+def warn_unreachable(down: Mapping[str, str]) -> None:
+    """One warning per driver that could not be reached (name -> reason)."""
+    for name, reason in down.items():
+        warning_line(f"driver '{name}' unreachable: {one_line(reason)}")
+
+
+def one_line(text: str) -> str:
+    # A client's message may span lines; stderr keeps one line per problem.
+    return " ".join(text.split())
