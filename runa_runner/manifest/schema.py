@@ -20,6 +20,8 @@ from .document import Document
 from .problems import Problem, did_you_mean, show
 
 SCHEMA_NAME = "manifest.schema.json"
+#: The ``$defs`` entry holding the manifest body's rules (the root also admits the seed's layout).
+BODY_DEF = "manifest"
 #: Where the schema lives in a checkout (an editable install has no runa_runner/schemas/).
 REPO_SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_NAME
 
@@ -66,13 +68,18 @@ def _check_positive_duration(value: object) -> bool:
 
 @cache
 def validator() -> Draft202012Validator:
-    """The compiled validator, with the ``duration`` and ``positive-duration`` formats."""
+    """The compiled validator of a manifest body, with the ``duration`` and
+    ``positive-duration`` formats."""
     checker = FormatChecker(formats=())
     checker.checks("duration", raises=DurationError)(_check_duration)
     checker.checks("positive-duration", raises=DurationError)(_check_positive_duration)
     schema = manifest_schema()
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=checker)
+    whole = Draft202012Validator(schema, format_checker=checker)
+    # The loader has already unwrapped the seed's layout, so a body is checked against the
+    # body's rules alone: a stray `queue` table inside it stays an unknown key. `evolve` keeps
+    # the root's resolver, so the body's `$ref`s still resolve.
+    return whole.evolve(schema=schema["$defs"][BODY_DEF])
 
 
 def schema_problems(doc: Document) -> list[Problem]:
