@@ -20,8 +20,8 @@ from .document import Document
 from .problems import Problem, did_you_mean, show
 
 SCHEMA_NAME = "manifest.schema.json"
-#: The ``$defs`` entry holding the manifest body's rules (the root also admits the seed's layout).
-BODY_DEF = "manifest"
+#: The root's property for the seed's layout (the manifest body under a ``queue`` table).
+SEED_KEY = "queue"
 #: Where the schema lives in a checkout (an editable install has no runa_runner/schemas/).
 REPO_SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_NAME
 
@@ -75,11 +75,11 @@ def validator() -> Draft202012Validator:
     checker.checks("positive-duration", raises=DurationError)(_check_positive_duration)
     schema = manifest_schema()
     Draft202012Validator.check_schema(schema)
-    whole = Draft202012Validator(schema, format_checker=checker)
-    # The loader has already unwrapped the seed's layout, so a body is checked against the
-    # body's rules alone: a stray `queue` table inside it stays an unknown key. `evolve` keeps
-    # the root's resolver, so the body's `$ref`s still resolve.
-    return whole.evolve(schema=schema["$defs"][BODY_DEF])
+    # The loader has already unwrapped the seed's layout, so a body is checked without it:
+    # a stray `queue` table inside a body stays an unknown key.
+    body = {k: v for k, v in schema.items() if k != "dependentSchemas"}
+    body["properties"] = {k: v for k, v in schema["properties"].items() if k != SEED_KEY}
+    return Draft202012Validator(body, format_checker=checker)
 
 
 def schema_problems(doc: Document) -> list[Problem]:
