@@ -6,7 +6,8 @@ Measures, each on its own key prefix (deleted afterwards):
 
 * single push: one ``driver.push([item])`` round trip per job, one process, next to
   the floor measured in the same run: a bare redis-py ``LPUSH`` per job on the same
-  connection type (what a queue that stores one list entry per job pays);
+  connection type (what a queue that stores one list entry per job pays); and
+  ``registry.push_sync`` from a thread without an event loop (a web request handler);
 * bulk push: ``driver.push`` of 500 built jobs a call (pipelined push.lua chunks), and
   ``registry.push_many`` (the same plus payload validation and envelope building);
 * driver drain: ``reserve(64)`` + one pipelined ``settle`` of the 64 acks, in a loop;
@@ -74,6 +75,18 @@ async def single_push(url: str, prefix: str, n: int) -> None:
     print(f"{'':<34} = {floor / seconds:.2f}x the bare LPUSH floor")
     await d.purge("q")
     await d.close()
+    # registry.push_sync from a plain thread (a web request): a sync client, no loop hop.
+    reg = registry(url, prefix)
+
+    def sync_pushes() -> float:
+        t0 = time.perf_counter()
+        for i in range(n):
+            reg.push_sync("noop", {"n": i})
+        return time.perf_counter() - t0
+
+    line("single push_sync (sync caller)", n, await asyncio.to_thread(sync_pushes))
+    await (await reg.queue_driver("q")).purge("q")
+    await reg.close()
 
 
 async def driver_bulk_push(url: str, prefix: str, n: int) -> None:

@@ -161,12 +161,9 @@ async def push_many(
     registry: Registry, job: str, payloads: Sequence[Any], opts: PushOptions
 ) -> list[str]:
     """Validate all payloads (nothing is enqueued if one is bad), then push in batches."""
-    registry._require_frozen()
-    template = _template(registry, job, opts)
-    spec, queue = template.spec, template.queue
-    items = [template.item(*encode_payload(spec, p)) for p in payloads]
-    driver = await registry.open_driver(queue.driver)
-    chain = [*registry.push_middleware, *queue.middleware]
+    template, items = _prepare(registry, job, payloads, opts)
+    driver = await registry.open_driver(template.queue.driver)
+    chain = [*registry.push_middleware, *template.queue.middleware]
     if not chain:
         ids: list[str] = []
         for start in range(0, len(items), DRIVER_BATCH):
@@ -178,6 +175,30 @@ async def push_many(
 
     call = _wrap_push(chain, store)
     return [await call(item) for item in items]
+
+
+def push_blocking(
+    registry: Registry, job: str, payloads: Sequence[Any], opts: PushOptions
+) -> list[str] | None:
+    """``push_many`` in the caller's thread, when the queue's driver can push without an
+    event loop and no push middleware (a coroutine) has to run; else None."""
+    template, items = _prepare(registry, job, payloads, opts)
+    # getattr, not isinstance(BlockingPush): a protocol check costs more than the push.
+    blocking: Callable[[Sequence[PushItem]], list[str]] | None = getattr(
+        registry.drivers[template.queue.driver], "push_blocking", None)
+    if blocking is None or registry.push_middleware or template.queue.middleware:
+        return None
+    ids: list[str] = []
+    for start in range(0, len(items), DRIVER_BATCH):
+        ids.extend(blocking(items[start:start + DRIVER_BATCH]))
+    return ids
+
+
+def _prepare(registry: Registry, job: str, payloads: Sequence[Any],
+             opts: PushOptions) -> tuple[Template, list[PushItem]]:
+    registry._require_frozen()
+    template = _template(registry, job, opts)
+    return template, [template.item(*encode_payload(template.spec, p)) for p in payloads]
 
 
 #: Resolved templates kept per registry; options vary (delay, retry), so the cache is bounded.

@@ -8,6 +8,7 @@ registry is what pushes jobs and what a worker unit runs.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from types import MappingProxyType
@@ -18,7 +19,7 @@ from .connections import Connections
 from .drivers.base import Driver, JobRecord, UniqueUntil
 from .errors import ConfigError, RegistryFrozen, UnknownName
 from .handlers import is_async_handler, payload_adapter, payload_type
-from .pushing import PushOptions, push_many
+from .pushing import PushOptions, push_blocking, push_many
 from .specs import JobInfo, JobSpec, QueueInfo, QueueSpec, WorkerInfo, WorkerSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -359,6 +360,12 @@ class Registry:
 
         On a thread that runs a loop it raises ConfigError: ``await push(...)`` there.
         """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop in this thread: a driver may push right here
+            ids = push_blocking(self, job, [payload], PushOptions(**options))
+            if ids is not None:
+                return ids[0]
         job_id: str = self.run_sync(self.push(job, payload, **options))
         return job_id
 

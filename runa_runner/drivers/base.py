@@ -155,6 +155,14 @@ class DriverInfo:
 
 
 @runtime_checkable
+class BlockingPush(Protocol):
+    """A driver that can also push from sync code in the caller's thread (``push_sync``
+    without a hop to an event loop thread). Same contract as ``Driver.push``."""
+
+    def push_blocking(self, items: Sequence[PushItem]) -> list[str]: ...
+
+
+@runtime_checkable
 class Driver(Protocol):
     """Storage for jobs. Every method is a coroutine; ``open`` is called before use.
 

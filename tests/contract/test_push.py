@@ -228,6 +228,24 @@ async def test_push_sync_from_a_thread_while_the_loop_runs(
         await asyncio.to_thread(reg.push_sync, "mail.send", {"to": []})
 
 
+async def test_push_sync_runs_push_middleware_too(
+    make_registry: Callable[..., rr.Registry],
+) -> None:
+    # A driver may push_sync in the caller's thread; middleware (coroutines) still run.
+    seen: list[str] = []
+
+    async def tag(envelope: rr.Envelope, call_next: Any) -> str:
+        seen.append(envelope.job)
+        job_id: str = await call_next(envelope.evolve(meta={"tagged": "yes"}))
+        return job_id
+
+    reg = make_registry(jobs={"mail.send": send}, push_middleware=[tag])
+    await reg.queue_driver(QUEUE)
+    job_id = await asyncio.to_thread(reg.push_sync, "mail.send", {"to": "t@x.y"})
+    env = (await reserve(reg)).envelope
+    assert (seen, env.id, env.meta) == (["mail.send"], job_id, {"tagged": "yes"})
+
+
 # ---- push middleware -------------------------------------------------------------------
 
 

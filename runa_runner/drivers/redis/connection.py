@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
+import redis
 from redis import exceptions as rx
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -19,6 +20,7 @@ from redis.asyncio.cluster import RedisCluster
 from ...errors import ConfigError, DriverError, DriverUnavailable
 
 Client: TypeAlias = "Redis | RedisCluster"
+SyncClient: TypeAlias = "redis.Redis | redis.RedisCluster"
 
 #: URL schemes that select the cluster client on their own (``cluster: true`` also does).
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
@@ -66,6 +68,19 @@ class Settings:
 
     def client(self, *, blocking: bool = False) -> Client:
         """A new client; ``blocking`` ones have no socket timeout (they wait in BLPOP)."""
+        options = self._options(blocking)
+        if self.cluster:
+            return RedisCluster.from_url(self.url, **options)
+        return Redis.from_url(self.url, **options)
+
+    def sync_client(self) -> SyncClient:
+        """A new thread-safe sync client (for pushes from sync code)."""
+        options = self._options(False)
+        if self.cluster:
+            return redis.RedisCluster.from_url(self.url, **options)
+        return redis.Redis.from_url(self.url, **options)
+
+    def _options(self, blocking: bool) -> dict[str, Any]:
         options: dict[str, Any] = {
             "decode_responses": True,
             "socket_connect_timeout": self.socket_connect_timeout,
@@ -73,9 +88,7 @@ class Settings:
         }
         if self.pool_size is not None and not blocking:
             options["max_connections"] = self.pool_size
-        if self.cluster:
-            return RedisCluster.from_url(self.url, **options)
-        return Redis.from_url(self.url, **options)
+        return options
 
 
 @contextlib.contextmanager

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from ..base import (
     WorkerCounts,
 )
 from . import records, scripts
-from .connection import Client, Settings, redact, translated
+from .connection import Client, Settings, SyncClient, redact, translated
 from .durability import warn_if_evicting
 from .keys import queue_keys, worker_keys
 from .waiting import wait
@@ -88,6 +89,9 @@ class RedisDriver:
         # redis-py clients belong to the loop that made them; push_sync may use another.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clients] = (
             weakref.WeakKeyDictionary())
+        #: push_blocking's thread-safe client, made on first use
+        self._sync: SyncClient | None = None
+        self._sync_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], base_dir: Path) -> RedisDriver:
@@ -136,7 +140,10 @@ class RedisDriver:
         """Close every connection: this loop's here, a running other loop's on that loop."""
         here = asyncio.get_running_loop()
         opened, self._clients = dict(self._clients), weakref.WeakKeyDictionary()
+        sync, self._sync = self._sync, None
         with self._errors():
+            if sync is not None:
+                sync.close()
             for loop, clients in opened.items():
                 if loop is here:
                     await clients.aclose()
@@ -158,6 +165,19 @@ class RedisDriver:
 
     # ---- push, reserve, settle ----------------------------------------------------
 
+    def _push_calls(self, items: Sequence[PushItem]) -> tuple[
+            list[list[int]], Iterator[scripts.Call[list[str]]]]:
+        """The spans of ``items`` per queue and chunk, and their push.lua calls (lazy)."""
+        by_queue: dict[str, list[int]] = {}
+        for i, it in enumerate(items):
+            by_queue.setdefault(it.envelope.queue, []).append(i)
+        spans = [(queue, idx[start:start + PUSH_CHUNK])
+                 for queue, idx in by_queue.items()
+                 for start in range(0, len(idx), PUSH_CHUNK)]
+        calls = (scripts.push(queue_keys(self.prefix, queue), [items[i] for i in span])
+                 for queue, span in spans)
+        return [span for _, span in spans], calls
+
     async def push(self, items: Sequence[PushItem]) -> list[str]:
         """Enqueue all items: one push.lua call per queue and chunk of PUSH_CHUNK jobs.
 
@@ -168,14 +188,7 @@ class RedisDriver:
             k = queue_keys(self.prefix, items[0].envelope.queue)
             ids: list[str] = await self._run(scripts.push(k, items))
             return ids
-        by_queue: dict[str, list[int]] = {}
-        for i, it in enumerate(items):
-            by_queue.setdefault(it.envelope.queue, []).append(i)
-        spans = [(queue, idx[start:start + PUSH_CHUNK])
-                 for queue, idx in by_queue.items()
-                 for start in range(0, len(idx), PUSH_CHUNK)]
-        calls = (scripts.push(queue_keys(self.prefix, queue), [items[i] for i in span])
-                 for queue, span in spans)
+        spans, calls = self._push_calls(items)
         if len(spans) == 1:
             replies = [await self._run(next(calls))]
         elif self.settings.cluster:
@@ -185,11 +198,18 @@ class RedisDriver:
                 client = self._conn().main
                 assert isinstance(client, Redis)
                 replies = await scripts.stream(client, calls)
-        ids = [""] * len(items)
-        for (_, span), got in zip(spans, replies, strict=True):
-            for i, job_id in zip(span, got, strict=True):
-                ids[i] = job_id
-        return ids
+        return _merge(len(items), spans, replies)
+
+    def push_blocking(self, items: Sequence[PushItem]) -> list[str]:
+        """``push`` from sync code, in the caller's thread, on a sync client (no event
+        loop hop: ``push_sync`` from a web request costs one round trip)."""
+        with self._sync_lock:
+            if self._sync is None:
+                self._sync = self.settings.sync_client()
+        spans, calls = self._push_calls(items)
+        with self._errors():
+            replies = [scripts.run_blocking(self._sync, call) for call in calls]
+        return _merge(len(items), spans, replies)
 
     async def reserve(self, queue: str, count: int, lease: float) -> list[Reserved]:
         if count <= 0:
@@ -306,6 +326,15 @@ class RedisDriver:
         with self._errors():
             await wait(clients.main, clients.blocking, self.prefix, queues, timeout,
                        self.settings.cluster)
+
+
+def _merge(count: int, spans: Sequence[Sequence[int]], replies: Sequence[list[str]]) -> list[str]:
+    """Job ids in the order of the pushed items, from the replies of their chunks."""
+    ids = [""] * count
+    for span, got in zip(spans, replies, strict=True):
+        for i, job_id in zip(span, got, strict=True):
+            ids[i] = job_id
+    return ids
 
 
 def _opt(value: Any, kind: type[Any]) -> Any:

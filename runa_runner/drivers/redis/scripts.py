@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
 from ..base import Outcome, PushItem, unique_lock_key
-from .connection import Client
+from .connection import Client, SyncClient
 from .keys import QueueKeys, WorkerKeys
 
 T = TypeVar("T")
@@ -66,6 +66,16 @@ async def run(client: Client, call: Call[T]) -> T:
         raw = await client.evalsha(call.lua.sha, n, *call.keys, *call.args)
     except NoScriptError:
         raw = await client.eval(call.lua.source, n, *call.keys, *call.args)
+    return call.parse(raw)
+
+
+def run_blocking(client: SyncClient, call: Call[T]) -> T:
+    """:func:`run` for a sync client (pushes from sync code)."""
+    n = len(call.keys)
+    try:
+        raw = client.evalsha(call.lua.sha, n, *call.keys, *call.args)
+    except NoScriptError:
+        raw = client.eval(call.lua.source, n, *call.keys, *call.args)
     return call.parse(raw)
 
 
