@@ -432,9 +432,9 @@ class Registry:
 
 def record_info(rec: JobRecord) -> JobInfo:
     env = rec.envelope
-    return JobInfo(
+    return JobInfo.with_traceback(
+        rec.traceback,
         id=env.id, queue=env.queue, job=env.job, state=rec.state, attempts=env.attempt,
         max_attempts=env.max_attempts, payload=env.payload, meta=dict(env.meta),
         error=rec.error, enqueued_at=env.enqueued_at, available_at=env.available_at,
-        traceback=rec.traceback,
     )

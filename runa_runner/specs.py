@@ -111,9 +111,13 @@ class WorkerInfo:
     retried: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class JobInfo:
-    """One stored job as ``job ID --json`` prints it (``traceback`` only in text output)."""
+    """One stored job: its fields are those ``job ID --json`` prints (DESIGN.md §7).
+
+    The last failure's traceback is the ``traceback`` property, not a field: the text
+    output of ``job ID`` shows it, the JSON does not.
+    """
 
     id: str
     queue: str
@@ -126,7 +130,17 @@ class JobInfo:
     error: str | None
     enqueued_at: float
     available_at: float
-    traceback: str | None = None
+
+    @classmethod
+    def with_traceback(cls, traceback: str | None, **fields: Any) -> JobInfo:
+        info = cls(**fields)
+        object.__setattr__(info, "_traceback", traceback)  # set once, at construction
+        return info
+
+    @property
+    def traceback(self) -> str | None:
+        tb: str | None = self.__dict__.get("_traceback")
+        return tb
 
     def to_dict(self) -> dict[str, Any]:
         return {

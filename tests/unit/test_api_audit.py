@@ -108,3 +108,21 @@ async def test_push_on_an_unfrozen_registry_freezes_it() -> None:
     await r.push("ping", None)
     with pytest.raises(rr.RegistryFrozen):
         r.job("late", lambda job: None)
+
+
+async def test_job_info_fields_are_those_of_job_json_and_the_traceback_is_a_property() -> None:
+    import dataclasses
+
+    async def boom(job: rr.Job[dict[str, int]]) -> None:
+        raise RuntimeError("boom")
+
+    r = rr.Registry()
+    r.job("boom", boom)
+    job_id = await r.push("boom", {"n": 1}, retry=0)
+    await rr.Unit(r, "default").run(burst=True)
+    info = await r.job_info(job_id)
+    assert info is not None and info.state == "failed"
+    assert [f.name for f in dataclasses.fields(info)] == list(info.to_dict())
+    assert list(info.to_dict()) == ["id", "queue", "job", "state", "attempts", "max_attempts",
+                                    "payload", "meta", "error", "enqueued_at", "available_at"]
+    assert info.traceback is not None and "RuntimeError: boom" in info.traceback
