@@ -146,6 +146,9 @@ class Unit:
                 continue
             got = await self._reserve_round(free)
             if got:
+                # Let the runs just started take their first step before the next
+                # reserve's round trip (an idle worker's push -> start latency).
+                await asyncio.sleep(0)
                 continue
             if burst:
                 # A job settled during the round (``_changed``) may have been released
