@@ -183,7 +183,7 @@ def push_blocking(
     """``push_many`` in the caller's thread, when the queue's driver can push without an
     event loop and no push middleware (a coroutine) has to run; else None."""
     template, items = _prepare(registry, job, payloads, opts)
-    # getattr, not isinstance(BlockingPush): a protocol check costs more than the push.
+    # The optional push_blocking (drivers/base.py), looked up once per push.
     blocking: Callable[[Sequence[PushItem]], list[str]] | None = getattr(
         registry.drivers[template.queue.driver], "push_blocking", None)
     if blocking is None or registry.push_middleware or template.queue.middleware:

@@ -155,18 +155,12 @@ class DriverInfo:
 
 
 @runtime_checkable
-class BlockingPush(Protocol):
-    """A driver that can also push from sync code in the caller's thread (``push_sync``
-    without a hop to an event loop thread). Same contract as ``Driver.push``."""
-
-    def push_blocking(self, items: Sequence[PushItem]) -> list[str]: ...
-
-
-@runtime_checkable
 class Driver(Protocol):
     """Storage for jobs. Every method is a coroutine; ``open`` is called before use.
 
-    Unsupported operations raise :class:`runa_runner.errors.Unsupported`.
+    Unsupported operations raise :class:`runa_runner.errors.Unsupported`. A driver may
+    also offer ``push_blocking(items) -> list[str]``, ``push`` for sync code in the
+    caller's thread (``push_sync`` then needs no event loop).
     Client-library exceptions never escape: they are wrapped in
     :class:`runa_runner.errors.DriverError` (``DriverUnavailable`` when the
     server cannot be reached), with the redacted target in the message.
