@@ -182,12 +182,14 @@ def push_blocking(
 ) -> list[str] | None:
     """``push_many`` in the caller's thread, when the queue's driver can push without an
     event loop and no push middleware (a coroutine) has to run; else None."""
-    template, items = _prepare(registry, job, payloads, opts)
+    registry._require_frozen()
+    template = _template(registry, job, opts)
     # The optional push_blocking (drivers/base.py), looked up once per push.
     blocking: Callable[[Sequence[PushItem]], list[str]] | None = getattr(
         registry.drivers[template.queue.driver], "push_blocking", None)
     if blocking is None or registry.push_middleware or template.queue.middleware:
         return None
+    _, items = _prepare(registry, job, payloads, opts)
     ids: list[str] = []
     for start in range(0, len(items), DRIVER_BATCH):
         ids.extend(blocking(items[start:start + DRIVER_BATCH]))
