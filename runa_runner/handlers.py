@@ -7,7 +7,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import PydanticSchemaGenerationError, TypeAdapter
+from pydantic import PydanticSchemaGenerationError, PydanticUserError, TypeAdapter
 
 from .errors import ConfigError
 from .job import Job
@@ -47,10 +47,13 @@ def payload_adapter(handler: Callable[..., Any], ptype: Any) -> TypeAdapter[Any]
         return None
     try:
         return TypeAdapter(ptype)
-    except PydanticSchemaGenerationError as exc:
+    except (PydanticSchemaGenerationError, PydanticUserError) as exc:
+        # e.g. typing.TypedDict on Python < 3.12: pydantic's own message says what to use.
+        reason = " ".join(str(exc).split("\n\n", 1)[0].split())
         raise ConfigError(
-            f"handler {_name(handler)}: payload type {ptype!r} cannot be validated by pydantic"
-        ) from exc
+            f"handler {_name(handler)}: payload type {ptype!r} cannot be validated by "
+            f"pydantic: {reason}"
+        ) from None
 
 
 def _name(handler: Callable[..., Any]) -> str:

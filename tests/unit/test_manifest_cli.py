@@ -65,6 +65,25 @@ def test_invalid_manifest_exits_1_without_traceback(tmp_path: Path) -> None:
     assert result.stdout.startswith("jobs.yaml:2:1: invalid YAML: ")
 
 
+def test_a_payload_type_pydantic_refuses_is_one_problem_line(tmp_path: Path) -> None:
+    # typing.TypedDict on Python 3.11: pydantic raises a user error at adapter build time.
+    (tmp_path / "td_handlers.py").write_text(
+        "from typing import TypedDict\nimport runa_runner as rr\n"
+        "class Mail(TypedDict):\n    to: str\n"
+        "async def send(job: rr.Job[Mail]) -> None: ...\n"
+        "async def ok(job: rr.Job[dict[str, int]]) -> None: ...\n")
+    (tmp_path / "jobs.yaml").write_text(
+        "app_dir: .\njobs:\n  mail: {handler: 'td_handlers:send'}\n"
+        "  fine: {handler: 'td_handlers:ok'}\n")
+    for command in (["validate"], ["push", "fine", "--json", "{}"]):
+        result = runa(*command, cwd=tmp_path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        text = result.stdout + result.stderr
+        assert text.count("\n") == 1, text
+        assert "jobs.yaml:3:19: jobs.mail.handler: handler td_handlers:send: payload type" in text
+        assert "cannot be validated by pydantic" in text and "typing_extensions" in text
+
+
 def test_schema_command() -> None:
     result = runa("schema")
     assert result.returncode == 0
