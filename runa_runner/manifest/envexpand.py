@@ -39,10 +39,12 @@ def expand(text: str, env: Mapping[str, str]) -> str:
             raise EnvError(
                 f"invalid reference in {text!r} (expected ${{NAME}} or ${{NAME:-default}})"
             )
-        if name in env:
-            return env[name]
-        if default is not None:
+        value = env.get(name)
+        # As in the shell: `:-` also replaces a variable that is set but empty.
+        if default is not None and not value:
             return default
+        if value is not None:
+            return value
         raise EnvError(
             f"environment variable '{name}' is not set (use ${{{name}:-default}} for a default)"
         )

@@ -18,7 +18,8 @@ def test_examples() -> None:
     env = {"HOST": "db", "EMPTY": ""}
     assert expand("redis://${HOST}:6379", env) == "redis://db:6379"
     assert expand("${PORT:-6379}", env) == "6379"
-    assert expand("${EMPTY:-x}", env) == ""  # set but empty is still set
+    assert expand("${EMPTY:-x}", env) == "x"  # as in the shell: empty takes the default
+    assert expand("${EMPTY}", env) == ""  # set but empty, without a default, stays empty
     assert expand("cost: $5, $${HOME}", env) == "cost: $5, ${HOME}"
 
 
@@ -47,10 +48,10 @@ def test_set_variable_is_substituted(before: str, name: str, value: str, after: 
 
 
 @given(names, defaults, values)
-def test_default_only_when_unset(name: str, default: str, value: str) -> None:
+def test_default_only_when_unset_or_empty(name: str, default: str, value: str) -> None:
     text = f"${{{name}:-{default}}}"
     assert expand(text, {}) == default
-    assert expand(text, {name: value}) == value
+    assert expand(text, {name: value}) == (value or default)
 
 
 @given(names, values)
