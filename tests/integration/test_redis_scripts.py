@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -293,3 +294,25 @@ async def test_an_error_reply_in_a_streamed_push_is_raised_and_the_driver_goes_o
     await ns.raw.delete(ns.key("ready"))
     ids = await d.push([item(i) for i in range(600)])
     assert (await d.counts(QUEUE)).pending == 600 and len(set(ids)) == 600
+
+
+async def test_the_readme_recipe_for_a_producer_in_another_language(ns: Namespace) -> None:
+    # README "Wire format": EVAL _lib.lua + push.lua with the queue's keys and one argument.
+    from importlib.resources import files
+
+    from runa_runner.job import new_id
+
+    lua = files("runa_runner.drivers.redis") / "lua"
+    script = (lua / "_lib.lua").read_text() + "\n" + (lua / "push.lua").read_text()
+    job_id = new_id()
+    body = json.dumps({"id": job_id, "queue": QUEUE, "job": "mail.send",
+                       "payload": {"to": "a@b.c"}, "attempt": 0, "max_retries": 3,
+                       "retry_delay": 5.0, "timeout": None, "meta": {}, "unique": None,
+                       "enqueued_at": 0, "available_at": 0})
+    keys = [ns.key(k) for k in ("ready", "signal", "job:", "unique:")]
+    assert await ns.raw.eval(script, 4, *keys, f"{body}\n{job_id} 0 0 4 - done ") == [job_id]
+    d = await ns.driver()
+    [r] = await d.reserve(QUEUE, 1, 30.0)
+    env = r.envelope
+    assert (env.id, env.job, env.payload, env.attempt, env.max_attempts) == (
+        job_id, "mail.send", {"to": "a@b.c"}, 1, 4)
