@@ -45,6 +45,9 @@ async def test_push_writes_one_hash_and_a_ready_entry_scored_by_the_server_clock
     assert before <= float(fields["enq"]) <= after
     score = await ns.raw.zscore(ns.key("ready"), job_id)
     assert score == pytest.approx(float(fields["enq"]) + 60, abs=1e-3)
+    stored = json.loads(fields["env"])  # the wire JSON carries the server's times too
+    assert (stored["enqueued_at"], stored["available_at"]) == pytest.approx(
+        (float(fields["enq"]), score), abs=1e-6)
     rec = await d.get(QUEUE, job_id)
     assert rec is not None and rec.state == "delayed"
     assert rec.envelope.available_at == pytest.approx(float(fields["enq"]) + 60, abs=1e-3)

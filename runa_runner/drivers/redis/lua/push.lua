@@ -6,6 +6,7 @@
 --         (JSON never holds a raw newline; the lock name, last, may hold anything)
 -- returns: one id per job, the lock holder's id where a unique lock was already held.
 -- Lock and job are written in this one script, so a crash cannot leave an orphan lock.
+local UNSTAMPED = '"enqueued_at":0.0,"available_at":0.0}'
 local now = clock()
 local enq = fmt(now)
 local out = {}
@@ -37,7 +38,14 @@ for i = 1, #ARGV do
       avail = fmt(now + tonumber(delay))
     end
     local jk = KEYS[3] .. id
-    redis.call('HSET', jk, 'env', string.sub(a, 1, nl - 1), 'attempt', attempt, 'max', max,
+    -- The stored JSON carries the server's times too, in place of the zeros a client
+    -- leaves last; the hash fields stay authoritative (a retry moves only `avail`).
+    local env = string.sub(a, 1, nl - 1)
+    if string.sub(env, -#UNSTAMPED) == UNSTAMPED then
+      env = string.sub(env, 1, -#UNSTAMPED - 1) .. '"enqueued_at":' .. enq
+        .. ',"available_at":' .. avail .. '}'
+    end
+    redis.call('HSET', jk, 'env', env, 'attempt', attempt, 'max', max,
       'enq', enq, 'avail', avail, 'state', 'pending')
     if lk then
       redis.call('HSET', jk, 'lock', lk, 'uu', uu)
