@@ -31,8 +31,10 @@ def payload_type(handler: Callable[..., Any]) -> Any:
     ]
     if not params:
         raise ConfigError(f"handler {_name(handler)} must accept one argument (the job)")
+    # A callable object's annotations are on its __call__ method.
+    annotated = handler if inspect.isroutine(handler) else type(handler).__call__
     try:
-        hints = typing.get_type_hints(handler)
+        hints = typing.get_type_hints(annotated)
     except Exception:  # an unresolvable annotation means "no payload type"
         hints = {}
     ann = hints.get(params[0].name, Any)

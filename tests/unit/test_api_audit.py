@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 import runa_runner as rr
 
@@ -126,3 +127,28 @@ async def test_job_info_fields_are_those_of_job_json_and_the_traceback_is_a_prop
     assert list(info.to_dict()) == ["id", "queue", "job", "state", "attempts", "max_attempts",
                                     "payload", "meta", "error", "enqueued_at", "available_at"]
     assert info.traceback is not None and "RuntimeError: boom" in info.traceback
+
+
+class CallMail(BaseModel):
+    to: str
+
+
+class Sender:
+    """A callable-object handler: its payload type is on ``__call__``."""
+
+    def __init__(self) -> None:
+        self.seen: list[CallMail] = []
+
+    async def __call__(self, job: rr.Job[CallMail]) -> None:
+        self.seen.append(job.payload)
+
+
+async def test_a_callable_object_handler_gets_its_payload_type_from_call() -> None:
+    sender = Sender()
+    r = rr.Registry()
+    r.job("mail.send", sender)
+    with pytest.raises(rr.PayloadInvalid):
+        await r.push("mail.send", {"to": 1})
+    await r.push("mail.send", {"to": "a@b.c"})
+    await rr.Unit(r, "default").run(burst=True)
+    assert sender.seen == [CallMail(to="a@b.c")]
