@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 import re
 
-#: Seconds per unit, longest unit names first so that "ms" wins over "m".
+#: Seconds per unit (Go's time.ParseDuration units, plus days and weeks).
 UNITS: dict[str, float] = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
     "ms": 0.001,
     "s": 1.0,
     "m": 60.0,
@@ -15,10 +18,11 @@ UNITS: dict[str, float] = {
     "w": 604800.0,
 }
 
-_PART = r"(?:\d+(?:\.\d+)?|\.\d+)(?:ms|s|m|h|d|w)"
+_UNIT = "ns|us|µs|ms|s|m|h|d|w"  # "ms" before "m" and "s": the longest name wins
+_PART = rf"(?:\d+(?:\.\d+)?|\.\d+)(?:{_UNIT})"
 #: The whole grammar: one or more number+unit parts, e.g. 1h30m or 1.5s.
 DURATION_RE = re.compile(rf"^(?:{_PART})+$")
-_PART_RE = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h|d|w)")
+_PART_RE = re.compile(rf"(\d+(?:\.\d+)?|\.\d+)({_UNIT})")
 
 
 class DurationError(ValueError):
@@ -29,7 +33,7 @@ def parse_duration(value: object) -> float:
     """Return ``value`` in seconds.
 
     Accepts a non-negative number of seconds or a string of number+unit parts
-    (``ms s m h d w``), e.g. ``"250ms"``, ``"1h30m"``, ``"7d"``; a bare numeric
+    (``ns us µs ms s m h d w``), e.g. ``"250ms"``, ``"1h30m"``, ``"7d"``; a bare numeric
     string is seconds too.
 
     Raises:
@@ -70,6 +74,8 @@ def format_duration(seconds: float) -> str:
     """Render seconds compactly (``90`` -> ``"1m30s"``), for messages and ``--explain``."""
     if seconds == 0:
         return "0s"
+    if seconds < 0.001:
+        return f"{seconds * 1e6:g}us"
     if seconds < 1:
         return f"{round(seconds * 1000)}ms"
     out = []

@@ -20,7 +20,8 @@ from runa_runner.durations import (
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("100ms", 0.1), ("5s", 5), ("2m", 120), ("24h", 86400), ("1h30m", 5400), ("7d", 604800),
-     ("1w", 604800), ("1.5s", 1.5), (".5s", 0.5), ("0", 0), ("30", 30), (2.5, 2.5), (0, 0)],
+     ("1w", 604800), ("1.5s", 1.5), (".5s", 0.5), ("0", 0), ("30", 30), (2.5, 2.5), (0, 0),
+     ("500us", 0.0005), ("2µs", 2e-6), ("100ns", 1e-7), ("1s500ms", 1.5)],
 )
 def test_accepted(text: object, seconds: float) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
