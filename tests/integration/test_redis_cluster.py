@@ -140,14 +140,17 @@ async def test_a_cluster_url_and_script_flush_on_every_node(cluster: list[int]) 
         ids = await d.push([item(n, queue=q) for n, q in enumerate(QUEUES)])
         for port in cluster:
             redis.Redis(port=port).script_flush()
+        # push_sync's path: a sync cluster client, in a thread, after the flush (NOSCRIPT).
+        sync_ids = await asyncio.to_thread(
+            d.push_blocking, [item(f"s{n}", queue=q) for n, q in enumerate(QUEUES)])
         waiter = asyncio.create_task(d.wait(["idle-a", "idle-b", "idle-c"], 10.0))
         await asyncio.sleep(0.05)
         t0 = time.monotonic()
         await d.push([item("wake", queue="idle-b")])
         await asyncio.wait_for(waiter, 5.0)
         assert time.monotonic() - t0 < 1.0
-        ran = await drain_all(d, [*QUEUES, "idle-b"], len(QUEUES) + 1)
-        assert set(ids) <= set(ran)
+        ran = await drain_all(d, [*QUEUES, "idle-b"], 2 * len(QUEUES) + 1)
+        assert set(ids) | set(sync_ids) <= set(ran)
         await d.add_stats("w", StatsDelta(succeeded=2))
         await d.heartbeat("w", "i1", 30.0)
         counts = await d.worker_counts("w")
