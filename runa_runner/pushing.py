@@ -182,7 +182,7 @@ def push_blocking(
 ) -> list[str] | None:
     """``push_many`` in the caller's thread, when the queue's driver can push without an
     event loop and no push middleware (a coroutine) has to run; else None."""
-    registry._require_frozen()
+    registry._freeze_on_use()
     template = _template(registry, job, opts)
     # The optional push_blocking (drivers/base.py), looked up once per push.
     blocking: Callable[[Sequence[PushItem]], list[str]] | None = getattr(
@@ -198,7 +198,7 @@ def push_blocking(
 
 def _prepare(registry: Registry, job: str, payloads: Sequence[Any],
              opts: PushOptions) -> tuple[Template, list[PushItem]]:
-    registry._require_frozen()
+    registry._freeze_on_use()
     template = _template(registry, job, opts)
     return template, [template.item(*encode_payload(template.spec, p)) for p in payloads]
 

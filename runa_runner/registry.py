@@ -296,7 +296,7 @@ class Registry:
 
     # ---- drivers ----------------------------------------------------------------
 
-    def _require_frozen(self) -> None:
+    def _freeze_on_use(self) -> None:
         """Using a registry freezes it, as ``Unit`` does: a push or a look at the queues
         sees the same queues and workers (the seed's defaults included) as every later
         call, and the registry cannot change under them."""
@@ -305,7 +305,7 @@ class Registry:
 
     async def open_driver(self, name: str) -> Driver:
         """The driver ``name``, opened on first use on this event loop."""
-        self._require_frozen()
+        self._freeze_on_use()
         return await self._connections.open(name)
 
     async def queue_driver(self, queue: str) -> Driver:
@@ -377,7 +377,7 @@ class Registry:
 
     async def queue_info(self) -> list[QueueInfo]:
         """Counts per queue (None where the driver cannot count)."""
-        self._require_frozen()
+        self._freeze_on_use()
         out = []
         for q in self._queues.values():
             driver = await self.open_driver(q.driver)
@@ -388,7 +388,7 @@ class Registry:
 
     async def worker_info(self) -> list[WorkerInfo]:
         """Counters per worker pool, summed over its processes, and live instances."""
-        self._require_frozen()
+        self._freeze_on_use()
         out = []
         for w in self._workers.values():
             driver = await self.open_driver(self.stats_driver_name(w.name))
@@ -401,7 +401,7 @@ class Registry:
 
     async def job_info(self, job_id: str) -> JobInfo | None:
         """The stored job, or None (a succeeded job is deleted, so it is unknown)."""
-        self._require_frozen()
+        self._freeze_on_use()
         for q in self._queues.values():
             driver = await self.open_driver(q.driver)
             rec = await driver.get(q.name, job_id)
