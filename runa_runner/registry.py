@@ -9,8 +9,8 @@ registry is what pushes jobs and what a worker unit runs.
 from __future__ import annotations
 
 import asyncio
-import difflib
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from contextvars import ContextVar, Token
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -21,27 +21,32 @@ from .errors import ConfigError, RegistryFrozen, UnknownName
 from .handlers import is_async_handler, payload_adapter, payload_type
 from .pushing import PushOptions, push_blocking, push_many
 from .specs import JobInfo, JobSpec, QueueInfo, QueueSpec, WorkerInfo, WorkerSpec
+from .suggest import did_you_mean
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_current: Registry | None = None
+#: The registry a worker unit runs, per task: handlers and the tasks they start see it.
+_running: ContextVar[Registry | None] = ContextVar("runa_running_registry", default=None)
+#: The last registry frozen in this process (the fallback outside a worker).
+_last_frozen: Registry | None = None
 
 
 def default() -> Registry:
     """The running registry (inside a worker), else the last one frozen in this process."""
-    if _current is None:
+    found = _running.get() or _last_frozen
+    if found is None:
         raise UnknownName("no registry: call rr.load(...) or freeze a Registry first")
-    return _current
+    return found
 
 
-def set_default(registry: Registry) -> None:
-    global _current
-    _current = registry
+def running(registry: Registry) -> Token[Registry | None]:
+    """Make ``registry`` the default of this task and the tasks it starts (a unit's run);
+    ``reset_running(token)`` undoes it."""
+    return _running.set(registry)
 
 
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
+def reset_running(token: Token[Registry | None]) -> None:
+    _running.reset(token)
 
 
 class Registry:
@@ -213,8 +218,8 @@ class Registry:
         if problems:
             raise ConfigError("; ".join(problems))
         self._frozen = True
-        self._drivers_view = MappingProxyType(self._drivers)
-        set_default(self)
+        global _last_frozen
+        _last_frozen = self
         return self
 
     def _reference_problems(self) -> Iterable[str]:

@@ -35,8 +35,8 @@ HANDLER_THREADS = "runa-handler"
 #: Seconds between instance heartbeats; an instance is dead after HEARTBEAT_TTL.
 HEARTBEAT_EVERY = 5.0
 HEARTBEAT_TTL = 15.0
-#: Longest pause between retries of a driver that keeps failing.
-MAX_BACKOFF = 5.0
+#: Pause after a failed driver call before the next try (a stop ends it early).
+TROUBLE_PAUSE = 1.0
 
 
 class Unit:
@@ -73,7 +73,13 @@ class Unit:
         Raises:
             StopTimedOut: stop_timeout elapsed; unfinished jobs were released.
         """
-        registry_module.set_default(self.registry)
+        running = registry_module.running(self.registry)
+        try:
+            await self._run(burst)
+        finally:
+            registry_module.reset_running(running)
+
+    async def _run(self, burst: bool) -> None:
         if self._done.is_set():  # a new run after a finished one; a stop() before the
             self._stopping.clear()  # first run still applies (it returns at once)
         self._done.clear()
@@ -207,7 +213,7 @@ class Unit:
         """One log line per outage, not per failed call; back off while it lasts."""
         self._outage.trouble(exc)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=min(MAX_BACKOFF, 1.0))
+            await asyncio.wait_for(self._stopping.wait(), timeout=TROUBLE_PAUSE)
 
     def _recovered(self) -> None:
         self._outage.recovered()

@@ -69,3 +69,14 @@ def failed(queue: str, raw: Sequence[Any]) -> list[JobRecord]:
         out.append(JobRecord(envelope(queue, job_id, env, attempt, enq, avail), "failed",
                              err, tb, None if fat is None else float(fat)))
     return out
+
+
+def listed(queue: str, state: JobState, raw: Sequence[Any]) -> list[JobRecord]:
+    """Reply of list_jobs.lua (the shape of list_failed.lua's) as ``state`` records."""
+    if state == "failed":
+        return failed(queue, raw)
+    out = []
+    for i in range(0, len(raw), 8):
+        job_id, env, attempt, enq, avail, _err, _tb, _fat = raw[i:i + 8]
+        out.append(JobRecord(envelope(queue, job_id, env, attempt, enq, avail), state))
+    return out

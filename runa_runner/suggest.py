@@ -1,0 +1,12 @@
+"""Did-you-mean hints for unknown names, in messages of the manifest and the registry."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    match = difflib.get_close_matches(name, [c for c in choices if c != name], n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
