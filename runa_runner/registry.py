@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 
 from . import specs
 from .connections import Connections
-from .drivers.base import Driver, JobRecord, UniqueUntil
+from .drivers.base import Driver, UniqueUntil
 from .errors import ConfigError, RegistryFrozen, UnknownName
 from .handlers import is_async_handler, payload_adapter, payload_type
+from .inspection import Inspector
 from .pushing import PushOptions, push_blocking, push_many
 from .specs import JobInfo, JobSpec, QueueInfo, QueueSpec, WorkerInfo, WorkerSpec
 from .suggest import did_you_mean
@@ -378,68 +379,37 @@ class Registry:
         """Run a coroutine of this registry from sync code (see ``push_sync``)."""
         return self._connections.run_sync(coro)
 
-    # ---- information ------------------------------------------------------------
+    # ---- information and administration (implemented in inspection.py) ------------
+
+    def inspector(self, *, outside: bool = False) -> Inspector:
+        """The read and admin API over this registry's drivers (see inspection.py); a look
+        freezes the registry, as a push does."""
+        self._freeze_on_use()
+        return Inspector(self, outside=outside)
 
     async def queue_info(self) -> list[QueueInfo]:
-        """Counts per queue (None where the driver cannot count)."""
-        self._freeze_on_use()
-        out = []
-        for q in self._queues.values():
-            driver = await self.open_driver(q.driver)
-            c = await driver.counts(q.name)
-            out.append(QueueInfo(q.name, q.driver, list(q.workers),
-                                 c.pending, c.delayed, c.reserved, c.failed))
-        return out
+        """Counts per queue (None where the driver cannot count or did not answer)."""
+        return await self.inspector().queues()
 
     async def worker_info(self) -> list[WorkerInfo]:
         """Counters per worker pool, summed over its processes, and live instances."""
-        self._freeze_on_use()
-        out = []
-        for w in self._workers.values():
-            driver = await self.open_driver(self.stats_driver_name(w.name))
-            c = await driver.worker_counts(w.name)
-            out.append(WorkerInfo(
-                w.name, [q.name for q in self.queues_of(w.name)], w.concurrency,
-                c.instances, c.processed, c.succeeded, c.failed, c.retried,
-            ))
-        return out
+        return await self.inspector().workers()
 
     async def job_info(self, job_id: str) -> JobInfo | None:
         """The stored job, or None (a succeeded job is deleted, so it is unknown)."""
-        self._freeze_on_use()
-        for q in self._queues.values():
-            driver = await self.open_driver(q.driver)
-            rec = await driver.get(q.name, job_id)
-            if rec is not None:
-                return record_info(rec)
-        return None
+        return await self.inspector().job(job_id)
 
     async def failed(self, queue: str, limit: int = 1000, offset: int = 0) -> list[JobInfo]:
-        driver = await self.queue_driver(queue)
-        return [record_info(r) for r in await driver.list_failed(queue, limit, offset)]
+        return await self.inspector().failed(queue, limit, offset)
 
     async def retry_failed(self, queue: str, job_ids: Sequence[str] | None = None) -> int:
-        driver = await self.queue_driver(queue)
-        return await driver.retry_failed(queue, job_ids)
+        return await self.inspector().retry_failed(queue, job_ids)
 
     async def purge_failed(self, queue: str, older_than: float | None = None) -> int:
-        driver = await self.queue_driver(queue)
-        return await driver.purge_failed(queue, older_than)
+        return await self.inspector().purge_failed(queue, older_than)
 
     async def delete(self, queue: str, job_id: str) -> bool:
-        driver = await self.queue_driver(queue)
-        return await driver.delete(queue, job_id)
+        return await self.inspector().delete(queue, job_id)
 
     async def purge(self, queue: str) -> int:
-        driver = await self.queue_driver(queue)
-        return await driver.purge(queue)
-
-
-def record_info(rec: JobRecord) -> JobInfo:
-    env = rec.envelope
-    return JobInfo.with_traceback(
-        rec.traceback,
-        id=env.id, queue=env.queue, job=env.job, state=rec.state, attempts=env.attempt,
-        max_attempts=env.max_attempts, payload=env.payload, meta=dict(env.meta),
-        error=rec.error, enqueued_at=env.enqueued_at, available_at=env.available_at,
-    )
+        return await self.inspector().purge(queue)
