@@ -20,9 +20,9 @@ from .drivers.base import Driver, UniqueUntil
 from .errors import ConfigError, RegistryFrozen, UnknownName
 from .handlers import is_async_handler, payload_adapter, payload_type
 from .inspection import Inspector
-from .pushing import PushOptions, push_blocking, push_many
+from .pushing import Pusher, PushOptions
 from .specs import JobInfo, JobSpec, QueueInfo, QueueSpec, WorkerInfo, WorkerSpec
-from .suggest import did_you_mean
+from .suggest import did_you_mean, lookup
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,8 +67,8 @@ class Registry:
         self._push_middleware: list[specs.PushMiddleware] = []
         self._run_middleware: list[specs.RunMiddleware] = []
         self._connections = Connections(self._drivers)
-        #: pushing.py's resolved push templates (a frozen registry's specs never change)
-        self._push_templates: dict[Any, Any] = {}
+        #: Built at freeze, from the frozen specs (see pushing.py).
+        self._pusher: Pusher | None = None
 
     # ---- building ---------------------------------------------------------------
 
@@ -219,6 +219,8 @@ class Registry:
         if problems:
             raise ConfigError("; ".join(problems))
         self._frozen = True
+        self._pusher = Pusher(self.queues, self.jobs, self.drivers, self.open_driver,
+                              self._push_middleware)
         global _last_frozen
         _last_frozen = self
         return self
@@ -270,26 +272,13 @@ class Registry:
         return tuple(self._run_middleware)
 
     def queue_spec(self, name: str) -> QueueSpec:
-        try:
-            return self._queues[name]
-        except KeyError:
-            raise UnknownName(
-                f"unknown queue '{name}'" + did_you_mean(name, self._queues)
-            ) from None
+        return lookup(self._queues, name, "queue")
 
     def worker_spec(self, name: str) -> WorkerSpec:
-        try:
-            return self._workers[name]
-        except KeyError:
-            raise UnknownName(
-                f"unknown worker '{name}'" + did_you_mean(name, self._workers)
-            ) from None
+        return lookup(self._workers, name, "worker")
 
     def job_spec(self, name: str) -> JobSpec:
-        try:
-            return self._jobs[name]
-        except KeyError:
-            raise UnknownName(f"unknown job '{name}'" + did_you_mean(name, self._jobs)) from None
+        return lookup(self._jobs, name, "job")
 
     def queues_of(self, worker: str) -> list[QueueSpec]:
         """Queues served by ``worker``, in declaration order."""
@@ -321,7 +310,7 @@ class Registry:
         """Close every opened driver (pending pushes are already stored)."""
         await self._connections.close()
 
-    # ---- pushing (implemented in pushing.py) ------------------------------------
+    # ---- pushing (delegated to the Pusher built at freeze) -----------------------
 
     async def push(
         self,
@@ -352,14 +341,13 @@ class Registry:
             unique_for=unique_for, retry=retry, retry_delay=retry_delay,
             timeout=timeout, meta=meta,
         )
-        ids = await push_many(self, job, [payload], opts)
-        return ids[0]
+        return (await self.pusher.push_many(job, [payload], opts))[0]
 
     async def push_many(
         self, job: str, payloads: Iterable[Any], **options: Any
     ) -> list[str]:
         """Validate every payload first, then enqueue them in batches; return the ids."""
-        return await push_many(self, job, list(payloads), PushOptions(**options))
+        return await self.pusher.push_many(job, list(payloads), PushOptions(**options))
 
     def push_sync(self, job: str, payload: Any = None, **options: Any) -> str:
         """``push`` for sync callers, from any thread that is not running an event loop.
@@ -369,11 +357,19 @@ class Registry:
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # no loop in this thread: a driver may push right here
-            ids = push_blocking(self, job, [payload], PushOptions(**options))
+            ids = self.pusher.push_blocking(job, [payload], PushOptions(**options))
             if ids is not None:
                 return ids[0]
         job_id: str = self.run_sync(self.push(job, payload, **options))
         return job_id
+
+    @property
+    def pusher(self) -> Pusher:
+        """What pushes this registry's jobs (using it freezes the registry)."""
+        if self._pusher is None:
+            self.freeze()
+        assert self._pusher is not None
+        return self._pusher
 
     def run_sync(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run a coroutine of this registry from sync code (see ``push_sync``)."""
