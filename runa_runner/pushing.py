@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from .drivers.base import BlockingPush, Driver, PushItem, UniqueUntil
 from .errors import ConfigError, PayloadInvalid, UnknownName
+from .events import Observer
 from .job import Envelope, new_id
 from .middleware import compose
 from .specs import JobSpec, PushMiddleware, QueueSpec
@@ -171,12 +172,13 @@ class Pusher:
         drivers: the registry's drivers by name (checked once for a blocking push).
         open_driver: the driver by name, opened on the running event loop.
         middleware: push middleware for every queue (outermost first).
+        events: told ``on_pushed`` after each store.
     """
 
     def __init__(
         self, queues: Mapping[str, QueueSpec], jobs: Mapping[str, JobSpec],
         drivers: Mapping[str, Driver], open_driver: OpenDriver,
-        middleware: Sequence[PushMiddleware] = (),
+        middleware: Sequence[PushMiddleware] = (), events: Observer | None = None,
     ) -> None:
         self._queues = queues
         self._jobs = jobs
@@ -185,18 +187,21 @@ class Pusher:
         #: drivers that can push from sync code without an event loop
         self._blocking = {name: d for name, d in drivers.items() if isinstance(d, BlockingPush)}
         self._templates: dict[tuple[str, PushOptions], Template] = {}
+        self._events = events or Observer()
 
     async def push_many(self, job: str, payloads: Sequence[Any], opts: PushOptions) -> list[str]:
         """Validate all payloads (nothing is enqueued if one is bad), then push in batches."""
         template, items = self._prepare(job, payloads, opts)
         driver = await self._open(template.queue.driver)
         chain = (*self._middleware, *template.queue.middleware)
-        if not chain:
-            ids: list[str] = []
+        if chain:
+            ids = [await _through(chain, driver, item) for item in items]
+        else:
+            ids = []
             for start in range(0, len(items), DRIVER_BATCH):
                 ids.extend(await driver.push(items[start:start + DRIVER_BATCH]))
-            return ids
-        return [await _through(chain, driver, item) for item in items]
+        self._events.on_pushed(template.queue.name, template.spec.name, ids)
+        return ids
 
     def push_blocking(self, job: str, payloads: Sequence[Any],
                       opts: PushOptions) -> list[str] | None:
@@ -210,6 +215,7 @@ class Pusher:
         ids: list[str] = []
         for start in range(0, len(items), DRIVER_BATCH):
             ids.extend(blocking.push_blocking(items[start:start + DRIVER_BATCH]))
+        self._events.on_pushed(template.queue.name, template.spec.name, ids)
         return ids
 
     def _prepare(self, job: str, payloads: Sequence[Any],

@@ -18,6 +18,7 @@ from . import specs
 from .connections import Connections
 from .drivers.base import Driver, UniqueUntil
 from .errors import ConfigError, RegistryFrozen, UnknownName
+from .events import Observers
 from .handlers import is_async_handler, payload_adapter, payload_type
 from .inspection import Inspector
 from .pushing import Pusher, PushOptions
@@ -67,6 +68,8 @@ class Registry:
         self._push_middleware: list[specs.PushMiddleware] = []
         self._run_middleware: list[specs.RunMiddleware] = []
         self._connections = Connections(self._drivers)
+        #: Run events of this registry's pushes and units (metrics and logs add observers).
+        self.events = Observers()
         #: Built at freeze, from the frozen specs (see pushing.py).
         self._pusher: Pusher | None = None
 
@@ -220,7 +223,7 @@ class Registry:
             raise ConfigError("; ".join(problems))
         self._frozen = True
         self._pusher = Pusher(self.queues, self.jobs, self.drivers, self.open_driver,
-                              self._push_middleware)
+                              self._push_middleware, self.events)
         global _last_frozen
         _last_frozen = self
         return self
