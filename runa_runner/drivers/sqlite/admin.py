@@ -91,14 +91,15 @@ def cursor_time(conn: sqlite3.Connection, queue: str, state: ListState, job_id: 
     row = conn.execute(Q["cursor_row"], (queue, job_id)).fetchone()
     if row is not None and (row[0] == "failed") == (state == "failed"):
         value = row[2] if state == "failed" else row[1]
-        if value is not None:
+        if isinstance(value, int | float):  # a stored row is untrusted
             return float(value)
     return id_time(job_id)
 
 
 def oldest_due(conn: sqlite3.Connection, queue: str) -> float | None:
     row = conn.execute(Q["oldest_due"], (queue, time.time())).fetchone()
-    return None if row is None or row[0] is None else float(row[0])
+    due = None if row is None else row[0]
+    return float(due) if isinstance(due, int | float) else None  # a stored row is untrusted
 
 
 def list_failed(conn: sqlite3.Connection, queue: str, limit: int, offset: int) -> list[JobRecord]:
