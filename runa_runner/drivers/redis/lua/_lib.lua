@@ -84,11 +84,13 @@ local function defect(v)
   if attempt >= max then
     return "field 'attempt' (" .. attempt .. ") has reached 'max' (" .. max .. ')'
   end
-  if not finite(v[4], MAX_EPOCH) then
-    return "field 'enq' must be epoch seconds"
-  end
-  if not finite(v[5], MAX_EPOCH) then
-    return "field 'avail' must be epoch seconds"
+  local times = {enq = v[4], avail = v[5]}
+  for _, name in ipairs({'enq', 'avail'}) do
+    if not times[name] then
+      return "field '" .. name .. "' is missing"
+    elseif not finite(times[name], MAX_EPOCH) then
+      return "field '" .. name .. "' must be epoch seconds"
+    end
   end
   return nil
 end
