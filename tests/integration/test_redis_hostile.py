@@ -322,7 +322,7 @@ async def _ready_ids(ns: Namespace) -> list[str]:
      "field 'max_retries'"),
     ('{"id": "%s", "queue": "q", "job": "j", "retry_delay": NaN}', "NaN is not valid JSON"),
     ('["%s"]', "envelope is not a JSON object"),
-])
+], ids=["deep", "max_retries 1e400", "attempt 1e400", "400 digits", "NaN", "array"])
 async def test_numbers_and_depth_out_of_range_go_to_failed(
     ns: Namespace, env: str, reason: str
 ) -> None:
