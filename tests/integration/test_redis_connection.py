@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from runa_runner.drivers.redis import RedisDriver
-from runa_runner.records import UNREADABLE
 from runa_runner.errors import ConfigError, DriverError, DriverUnavailable
+from runa_runner.records import UNREADABLE
 
 from .redis_support import QUEUE, Namespace, item
 

@@ -13,6 +13,7 @@ from importlib.resources import files
 from typing import Any
 
 import pytest
+from redis.exceptions import ResponseError
 
 from runa_runner.drivers.base import LEASE_LOST, Outcome, Reserved
 from runa_runner.drivers.redis import RedisDriver
@@ -237,12 +238,12 @@ async def test_a_malformed_push_argument_stores_nothing_of_its_batch(ns: Namespa
     keys = [ns.key(k) for k in ("ready", "signal", "job:", "unique:")]
     good = new_id()
     args = [f"{body(good)}\n{good} 0 0 1 - done ", "no newline at all"]
-    with pytest.raises(Exception, match="push.lua: argument 2"):
+    with pytest.raises(ResponseError, match=r"push\.lua: argument 2"):
         await ns.raw.eval(script, 4, *keys, *args)
     assert await ns.keys() == []
     for bad_tail in ("0 abc 1 - done ", "nan 0 1 - done ", "0 0 0 - done ", "0 0 1 - never ",
                      "1e400 0 1 - done ", "0 0 1 0 done "):
-        with pytest.raises(Exception, match="push.lua: argument 1"):
+        with pytest.raises(ResponseError, match=r"push\.lua: argument 1"):
             await ns.raw.eval(script, 4, *keys, f"{body(good)}\n{good} {bad_tail}")
     assert await ns.keys() == []
 
