@@ -74,7 +74,10 @@ def envelope(queue: str, job_id: str, raw: Any, attempt: Any, enq: Any, avail: A
     is stored included)."""
     env = decode_envelope(raw, job_id=job_id, queue=queue,
                           attempt=text(attempt) if isinstance(attempt, bytes) else attempt)
-    return dataclasses.replace(env, enqueued_at=_seconds(enq), available_at=_seconds(avail))
+    enqueued_at, available_at = _seconds(enq), _seconds(avail)
+    if (env.enqueued_at, env.available_at) == (enqueued_at, available_at):
+        return env  # push.lua wrote the same times into the JSON (a first run)
+    return dataclasses.replace(env, enqueued_at=enqueued_at, available_at=available_at)
 
 
 def shown(queue: str, job_id: str, raw: Any, attempt: Any, enq: Any, avail: Any) -> Envelope:

@@ -69,6 +69,16 @@ local function attempts(a, m)
   return attempt, max, nil
 end
 
+-- What is wrong with a stored time, or nil.
+local function epoch_defect(name, s)
+  if not s then
+    return "field '" .. name .. "' is missing"
+  elseif not finite(s, MAX_EPOCH) then
+    return "field '" .. name .. "' must be epoch seconds"
+  end
+  return nil
+end
+
 -- Why a due job cannot be reserved, or nil. v = env, attempt, max, enq, avail (HMGET order).
 local function defect(v)
   if not v then
@@ -84,15 +94,7 @@ local function defect(v)
   if attempt >= max then
     return "field 'attempt' (" .. attempt .. ") has reached 'max' (" .. max .. ')'
   end
-  local times = {enq = v[4], avail = v[5]}
-  for _, name in ipairs({'enq', 'avail'}) do
-    if not times[name] then
-      return "field '" .. name .. "' is missing"
-    elseif not finite(times[name], MAX_EPOCH) then
-      return "field '" .. name .. "' must be epoch seconds"
-    end
-  end
-  return nil
+  return epoch_defect('enq', v[4]) or epoch_defect('avail', v[5])
 end
 
 -- Drop the job's unique lock if this job still holds it (a lock that ran out of

@@ -24,15 +24,16 @@ for i = 1, #ARGV do
       string.match(a, '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (.*)$', nl + 1)
   end
   local bad
+  local most = id and count(max, 1, MAX_ATTEMPTS)
   if not id then
     bad = 'expected "<envelope JSON>\\n<id> <delay> <attempt> <max attempts> <unique_for ms or -> <done|start> <lock>"'
-  elseif not finite(delay, MAX_DELAY) then
+  elseif delay ~= '0' and not finite(delay, MAX_DELAY) then
     bad = 'delay must be seconds from 0 to ' .. MAX_DELAY
-  elseif not count(max, 1, MAX_ATTEMPTS) then
+  elseif not most then
     bad = 'max attempts must be a whole number from 1 to ' .. MAX_ATTEMPTS
-  elseif not count(attempt, 0, count(max, 1, MAX_ATTEMPTS) - 1) then
+  elseif attempt ~= '0' and not count(attempt, 0, most - 1) then
     bad = 'attempt must be a whole number below max attempts'
-  elseif ufor ~= '-' and not (string.match(ufor, '^%d+$') and #ufor <= 12 and ufor ~= '0') then
+  elseif ufor ~= '-' and not (#ufor <= 12 and ufor ~= '0' and string.match(ufor, '^%d+$')) then
     bad = 'unique_for must be milliseconds (a whole number above 0) or -'
   elseif uu ~= 'done' and uu ~= 'start' then
     bad = 'unique_until must be done or start'
