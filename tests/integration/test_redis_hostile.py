@@ -179,6 +179,19 @@ async def test_a_job_key_that_holds_no_hash_is_listed_failed_and_can_be_deleted(
     assert (await d.counts(QUEUE)).failed == 0
 
 
+async def test_a_job_left_in_ready_and_failed_by_an_older_version_ends_in_one_set(
+    ns: Namespace,
+) -> None:
+    d = await ns.driver()
+    [job_id] = await d.push([item()])
+    await ns.raw.hset(ns.key(f"job:{job_id}"), "state", "failed")
+    await ns.raw.zadd(ns.key("failed"), {job_id: 1})
+    [r] = await d.reserve(QUEUE, 1, 30.0)
+    assert await where(ns, job_id) == ["reserved"]
+    assert await d.settle([Outcome(QUEUE, job_id, r.token, "ack")]) == [True]
+    assert await ns.keys() == [ns.key("signal")]  # no job key, nothing listed
+
+
 async def test_a_ready_id_without_any_key_is_dropped(ns: Namespace) -> None:
     d = await ns.driver()
     await ns.raw.zadd(ns.key("ready"), {"ghost": 0})

@@ -8,7 +8,8 @@
 -- Each job: attempt + 1, fresh token, lease; its unique lock is dropped when unique_until=start.
 -- A job hash whose fields cannot be used (see defect() in _lib.lua) goes to failed in
 -- this same step, with an error naming the defect; the others are reserved as usual.
--- An id whose key is gone is dropped (nothing is stored to keep).
+-- An id whose key is gone is dropped (nothing is stored to keep); a job whose hash says
+-- failed while it is due leaves the failed store, so it is listed in one set only.
 local now = clock()
 recover(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now, ARGV[4])
 local lease_until = fmt(now + tonumber(ARGV[2]))
@@ -20,7 +21,7 @@ if #ids > 0 then
 end
 for i, id in ipairs(ids) do
   local jk = KEYS[4] .. id
-  local v = fields(jk, 'env', 'attempt', 'max', 'enq', 'avail', 'uu')
+  local v = fields(jk, 'env', 'attempt', 'max', 'enq', 'avail', 'uu', 'state')
   local bad = defect(v)
   if bad == "field 'env' is missing" and redis.call('EXISTS', jk) == 0 then
     bad = false  -- a ready entry without its hash (never written by us): nothing to keep
@@ -35,6 +36,9 @@ for i, id in ipairs(ids) do
     redis.call('HSET', jk, 'state', 'reserved', 'token', token, 'lease', lease_until)
     if v[6] == 'start' then
       drop_lock(jk, id)
+    end
+    if v[7] == 'failed' then  -- also listed as failed (left so by an older version)
+      redis.call('ZREM', KEYS[3], id)
     end
     redis.call('ZADD', KEYS[2], lease_until, id)
     out[#out + 1] = id
