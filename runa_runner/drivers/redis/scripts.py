@@ -296,9 +296,10 @@ def list_failed(k: QueueKeys, offset: int, limit: int) -> Call[list[Any]]:
 
 
 def list_jobs(k: QueueKeys, state: str, limit: int, after: str, made: float) -> Call[list[Any]]:
-    """A page of ``state`` newest first after the cursor ``after``; reply as in list_jobs.lua."""
+    """A page of ``state`` newest first after the cursor ``after``; reply (bytes) as in
+    list_jobs.lua."""
     zset = k.failed if state == "failed" else k.ready
-    return Call(LIST_JOBS, (zset, k.job), (state, limit, after, repr(made)), list)
+    return Call(LIST_JOBS, (zset, k.job), (state, limit, after, repr(made)), list, raw=True)
 
 
 def oldest_due(k: QueueKeys) -> Call[float | None]:

@@ -4,7 +4,9 @@
 -- ARGV[1] pending|delayed|failed   ARGV[2] limit
 -- ARGV[3] cursor: the previous page's last id, '' for the first page
 -- ARGV[4] the time the cursor's id was made (where to go on when it left the state)
--- returns: 8 values per job: id, envelope JSON, attempt, enq, avail, err, tb, fat
+-- returns: 8 values per job: id, envelope JSON, attempt, enq, avail, err, tb, fat.
+-- Every listed id is returned, a corrupt record's too (fields it lacks are false), so a
+-- page never hides one; records.py decodes each on its own.
 -- Cost: O(log N + limit): a rank or score range, never a scan of the set.
 local now = clock()
 local limit = tonumber(ARGV[2])
@@ -40,12 +42,13 @@ end
 
 local out = {}
 for _, id in ipairs(ids) do
-  local v = redis.call('HMGET', KEYS[2] .. id, 'env', 'attempt', 'enq', 'avail', 'err', 'tb', 'fat')
-  if v[1] then
-    out[#out + 1] = id
-    for j = 1, 7 do
-      out[#out + 1] = v[j]
-    end
+  local v = fields(KEYS[2] .. id, 'env', 'attempt', 'enq', 'avail', 'err', 'tb', 'fat')
+  if not v then
+    v = {false, false, false, false, CORRUPT .. 'job key holds no hash', false, false}
+  end
+  out[#out + 1] = id
+  for j = 1, 7 do
+    out[#out + 1] = v[j]
   end
 end
 return out
