@@ -56,7 +56,7 @@ def _split(url: str) -> tuple[str, list[str]]:
         name, value = match.group(1), match.group(2)
         if not _secret_name(name):
             return match.group(0)
-        hidden.append(value)
+        hidden.extend([value, *_pieces(value)])
         return f"{name}={MASK}"
 
     rest = _PARAM.sub(mask, rest)
@@ -84,7 +84,7 @@ def _split(url: str) -> tuple[str, list[str]]:
 def _pieces(text: str) -> list[str]:
     """The parts of an unbounded password a URL parser may quote in its error (the
     shortest left out: scrubbing "0" or "h" from a message would garble it)."""
-    return [p for p in re.split(r"[:/?#]", text) if len(p) >= 4]
+    return [p for p in re.split(r"[:/?#@]", text) if len(p) >= 4]
 
 
 def _clean(userinfo: str) -> bool:
