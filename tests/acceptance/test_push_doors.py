@@ -299,3 +299,17 @@ def test_a_failing_push_middleware_is_one_line(producer: Project) -> None:
     assert debug.returncode == 1
     assert "Traceback" in debug.stderr and "RuntimeError: no push today" in debug.stderr
     assert pending(producer, "guarded") == 0
+
+
+def test_an_unreachable_driver_behind_a_push_middleware_is_the_drivers_one_line(tmp_path: Path) -> None:
+    tmp_path.joinpath("jobs.yaml").write_text(
+        'drivers:\n  r: {type: redis, url: "redis://127.0.0.1:1/0", socket_connect_timeout: 1}\n'
+        "workers:\n  w: {}\n"
+        'queues:\n  q: {driver: r, workers: [w], middleware: ["producer_mw:stamp"]}\n'
+        'jobs:\n  raw: {handler: "light:raw", queue: q}\n')
+    for name, text in (("light", LIGHT), ("producer_mw", PRODUCER_MW)):
+        (tmp_path / f"{name}.py").write_text(text, encoding="utf-8")
+    proc = Project(tmp_path, None).run("push", "raw", "--json", "{}", ok=False)
+    line = one_error_line(proc)
+    assert line.startswith("runa-runner: error: redis driver: cannot reach redis://127.0.0.1:1/0")
+    assert "middleware" not in line
