@@ -41,6 +41,10 @@ class PayloadInvalid(RunaError):
         super().__init__("\n".join(lines))
 
 
+class PushMiddlewareFailed(RunaError):
+    """A push middleware raised; the job was not pushed (the error is the cause)."""
+
+
 class DriverError(RunaError):
     """A driver operation failed."""
 

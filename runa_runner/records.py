@@ -53,7 +53,7 @@ def loads(raw: str | bytes | bytearray | memoryview, what: str = "record") -> An
             raise CorruptRecord(f"{what} is not UTF-8 (byte {exc.start})") from None
     else:
         text = raw
-    if _too_deep(text):
+    if too_deep(text):
         raise CorruptRecord(f"{what} is nested deeper than {MAX_DEPTH} levels")
     try:
         return json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
@@ -65,10 +65,13 @@ def loads(raw: str | bytes | bytearray | memoryview, what: str = "record") -> An
         raise CorruptRecord(f"{what} is not JSON: {_first_line(str(exc))}") from None
 
 
-def _too_deep(text: str) -> bool:
-    """Cheap upper bound first (brackets counted); exact only when that bound is high."""
+def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON ``text`` nests objects/arrays deeper than ``limit``, without parsing.
+
+    Cheap upper bound first (brackets counted); exact only when that bound is high.
+    """
     opens = text.count("[") + text.count("{")
-    if opens <= MAX_DEPTH:
+    if opens <= limit:
         return False
     depth = 0
     in_string = escaped = False
@@ -84,7 +87,7 @@ def _too_deep(text: str) -> bool:
             in_string = True
         elif ch in "[{":
             depth += 1
-            if depth > MAX_DEPTH:
+            if depth > limit:
                 return True
         elif ch in "]}":
             depth -= 1

@@ -21,7 +21,8 @@ import aiormq
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from yarl import URL
 
-from ...errors import DriverError, DriverUnavailable
+from ...errors import ConfigError, DriverError, DriverUnavailable
+from ...redaction import redact, scrub, secrets
 
 log = logging.getLogger("runa_runner.amqp")
 
@@ -32,15 +33,6 @@ UNAVAILABLE = (
 )
 #: Every client exception a driver call may see.
 CLIENT_ERRORS = (*UNAVAILABLE, aiormq.exceptions.AMQPError, RuntimeError)
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced by ``***``."""
-    try:
-        parsed = URL(url)
-    except (ValueError, TypeError):
-        return "<unparsable url>"
-    return str(parsed.with_password("***")) if parsed.password else url
 
 
 class _DropReconnectChatter(logging.Filter):
@@ -93,6 +85,12 @@ class Link:
     def __init__(self, url: str, ready_timeout: float = 10.0) -> None:
         self.url = url
         self.target = redact(url)
+        self.hidden = secrets(url)
+        try:
+            URL(url)  # what aio-pika parses at connect, checked now
+        except (ValueError, TypeError) as exc:  # a bad port; a '#' or '/' in a password
+            raise ConfigError(f"AMQP driver: invalid URL {self.target}: "
+                              f"{scrub(str(exc), self.hidden)}") from None
         self.ready_timeout = ready_timeout
         self.connection: AbstractRobustConnection | None = None
         self.publisher: AbstractRobustChannel | None = None
@@ -122,7 +120,8 @@ class Link:
         if self.connection is None or self._down:
             return
         self._down = True
-        log.warning("AMQP connection to %s lost (%s); reconnecting", self.target, exc)
+        log.warning("AMQP connection to %s lost (%s); reconnecting", self.target,
+                    scrub(str(exc), self.hidden))
 
     def _on_reconnect(self, _conn: Any) -> None:
         if self._down:
@@ -166,10 +165,11 @@ class Link:
             raise
         except UNAVAILABLE as exc:
             raise DriverUnavailable(
-                f"AMQP broker at {self.target} unavailable during {what}: "
-                f"{exc or type(exc).__name__}"
+                f"AMQP broker at {self.target} unavailable during {what}: {self._said(exc)}"
             ) from exc
         except CLIENT_ERRORS as exc:
-            raise DriverError(
-                f"AMQP {what} failed on {self.target}: {exc or type(exc).__name__}"
-            ) from exc
+            raise DriverError(f"AMQP {what} failed on {self.target}: {self._said(exc)}") from exc
+
+    def _said(self, exc: BaseException) -> str:
+        """The client's message, scrubbed of the URL's secrets (it may quote the URL)."""
+        return scrub(str(exc) or type(exc).__name__, self.hidden)
