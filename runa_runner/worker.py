@@ -338,7 +338,10 @@ class Unit:
             if r.reason == "lease" or not held:
                 await self._count_lease_lost(r)
         finally:
-            self._inflight.pop(env.id, None)
+            # Only our own entry: once our outcome is settled, the next attempt of the same
+            # job may already be reserved and running under the same id.
+            if self._inflight.get(env.id) is r:
+                del self._inflight[env.id]
             self._changed.set()
 
     def _cancelled_outcome(self, r: Running) -> Outcome | None:
