@@ -103,7 +103,7 @@ class Unit:
         if self._side.death is not None:
             name, exc = self._side.death
             raise WorkerFailed(f"worker '{self.name}': side task '{name}' died unexpectedly "
-                               f"({type(exc).__name__}: {exc}); running jobs were released")
+                               f"({type(exc).__name__}: {exc}); its running jobs were released")
         if self.abandoned:
             raise StopTimedOut(
                 f"worker '{self.name}': stop_timeout ({self.spec.stop_timeout:g}s) elapsed "
@@ -188,10 +188,21 @@ class Unit:
             raise
         finally:
             await self._side.close()
-            await self._settler.close()
+            await self._close_settler()
             await self._leave(self._stats_driver)
             # Not waited for: a sync handler past its timeout may never return.
             self._pool.shutdown(wait=False)
+
+    async def _close_settler(self) -> None:
+        """Settle what is queued, write the last counts. After a side task died, what fails
+        here is most likely that same fault, already reported: WorkerFailed is the verdict."""
+        assert self._settler is not None
+        try:
+            await self._settler.close()
+        except Exception:
+            if self._side.death is None:
+                raise
+            log.debug("worker %s: closing the settler failed too", self.name, exc_info=True)
 
     async def stop(self) -> None:
         """Graceful stop: reserve nothing more, wait for in-flight jobs (bounded), return."""
