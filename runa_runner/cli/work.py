@@ -117,8 +117,8 @@ def stop_reason(unit: Unit, stopper: Stopper) -> str:
     """Why a stop timed out, for the stop line."""
     limit = f"after stop_timeout ({unit.spec.stop_timeout:g}s)"
     if unit.abandoned:
-        return (f"{limit}: {unit.abandoned} sync handler thread(s) still running past their "
-                "timeout were abandoned (their jobs were already settled)")
+        return (f"{limit}: abandoned {unit.abandoned} sync handler thread(s) still running "
+                "past their timeout, whose jobs were already settled")
     why = "at once" if stopper.exit_code is not None else limit
     return f"{why}: unfinished jobs were released to their queues"
 
