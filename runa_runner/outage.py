@@ -12,12 +12,19 @@ appears.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
 from .drivers.base import Driver
+from .errors import DriverError
+from .registry import Registry
 
 log = logging.getLogger("runa_runner.worker")
+
+#: First and longest pause between attempts to reach a driver that is down at start.
+FIRST_BACKOFF = 0.2
+MAX_BACKOFF = 5.0
 
 
 def describe_target(driver: Driver) -> str:
@@ -72,3 +79,34 @@ class Outage:
 
     def _label(self, driver: Driver) -> str:
         return self._labels.get(id(driver)) or f"driver {describe_target(driver)}"
+
+
+async def open_when_up(registry: Registry, name: str, outage: Outage,
+                       stopping: asyncio.Event) -> Driver | None:
+    """Open driver ``name``, retrying with backoff while it cannot be reached (one line
+    when it is down, one when it answers); None if ``stopping`` is set first."""
+    driver = registry.drivers[name]
+    outage.name(driver, name)
+    delay = FIRST_BACKOFF
+    while not stopping.is_set():
+        began = time.monotonic()
+        opening = asyncio.ensure_future(registry.open_driver(name))
+        stop = asyncio.ensure_future(stopping.wait())
+        await asyncio.wait((opening, stop), return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not opening.done():  # stopped during a slow connect: give it up
+            opening.cancel()
+            await asyncio.gather(opening, return_exceptions=True)
+            return None
+        exc = opening.exception()
+        if exc is None:
+            outage.recovered(driver, began)
+            return opening.result()
+        if not isinstance(exc, DriverError):
+            raise exc
+        outage.trouble(driver, exc, starting=True)
+        try:
+            await asyncio.wait_for(stopping.wait(), delay)
+        except TimeoutError:
+            delay = min(delay * 2, MAX_BACKOFF)
+    return None

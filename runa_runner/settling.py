@@ -12,8 +12,9 @@ import logging
 import time
 from collections.abc import Callable
 
-from .drivers.base import Driver, Outcome, StatsDelta
+from .drivers.base import Capability, Driver, Outcome, StatsDelta
 from .errors import DriverError
+from .execution import Running
 from .outage import Outage
 
 log = logging.getLogger("runa_runner.worker")
@@ -142,3 +143,21 @@ class Settler:
         if batch:
             await self._settle_batch(batch)
         await self.flush_stats()
+
+
+async def lease_lost_ends_failed(driver: Driver, r: Running) -> bool:
+    """Whether a run whose lease was lost ends its job in failed ("lease lost"), an outcome
+    the driver settles, not the worker: only on the last attempt, and (where the driver can
+    look a job up) only if the job is still that run's to lose: failed, or still reserved
+    with its attempt; not deleted, purged or retried by hand meanwhile."""
+    env = r.reserved.envelope
+    if env.attempt < env.max_attempts:
+        return False
+    if Capability.LIST not in driver.capabilities:
+        return True  # a lapsed last attempt always goes to failed (driver contract)
+    try:
+        record = await driver.get(env.queue, env.id)
+    except DriverError:
+        return True  # cannot look now; the contract still sends it to failed
+    return (record is not None and record.state in ("failed", "reserved")
+            and record.envelope.attempt == env.attempt)

@@ -28,9 +28,9 @@ from . import registry as registry_module
 from .drivers.base import Capability, Driver, Outcome, Reserved, StatsDelta
 from .errors import DriverError, StopTimedOut, WorkerFailed
 from .execution import Running, execute
-from .outage import Outage
+from .outage import Outage, open_when_up
 from .registry import Registry
-from .settling import Settler
+from .settling import Settler, lease_lost_ends_failed
 from .sidetasks import SideTasks
 from .specs import QueueSpec
 
@@ -41,8 +41,7 @@ HANDLER_THREADS = "runa-handler"
 #: Seconds between instance heartbeats; an instance is dead after HEARTBEAT_TTL.
 HEARTBEAT_EVERY = 5.0
 HEARTBEAT_TTL = 15.0
-#: First and longest pause between retries of a driver that keeps failing.
-FIRST_BACKOFF = 0.2
+#: Longest pause between retries of a driver that keeps failing.
 MAX_BACKOFF = 5.0
 
 
@@ -129,39 +128,13 @@ class Unit:
                                self.registry.stats_driver_name(self.name)))
         opened: dict[str, Driver] = {}
         for name in names:
-            driver = await self._open(name)
+            driver = await open_when_up(self.registry, name, self._outage, self._stopping)
             if driver is None:
                 return False
             opened[name] = driver
         self._drivers = {q.name: opened[q.driver] for q in self.queues}
         self._stats_driver = opened[self.registry.stats_driver_name(self.name)]
         return True
-
-    async def _open(self, name: str) -> Driver | None:
-        """One driver, opened once it answers; None if stopped while waiting."""
-        driver = self.registry.drivers[name]
-        self._outage.name(driver, name)
-        delay = FIRST_BACKOFF
-        while not self._stopping.is_set():
-            began = time.monotonic()
-            opening = asyncio.ensure_future(self.registry.open_driver(name))
-            stopping = asyncio.ensure_future(self._stopping.wait())
-            await asyncio.wait((opening, stopping), return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if not opening.done():  # stopped during a slow connect: give it up
-                opening.cancel()
-                await asyncio.gather(opening, return_exceptions=True)
-                return None
-            exc = opening.exception()
-            if exc is None:
-                self._outage.recovered(driver, began)
-                return opening.result()
-            if not isinstance(exc, DriverError):
-                raise exc
-            self._outage.trouble(driver, exc, starting=True)
-            await self._pause(delay)
-            delay = min(delay * 2, MAX_BACKOFF)
-        return None
 
     async def _serve(self, burst: bool) -> bool:
         """Reserve and run until stopped (or idle, in a burst); True if jobs were released."""
@@ -520,19 +493,3 @@ class Unit:
             await asyncio.sleep(every)
             await self._clean_expired()
 
-
-async def lease_lost_ends_failed(driver: Driver, r: Running) -> bool:
-    """Whether a run whose lease was lost ends the job in failed: only on its last attempt,
-    and (where the driver can look a job up) only if the job is still ours to lose: failed
-    or still reserved with our attempt, not deleted, purged or retried by hand meanwhile."""
-    env = r.reserved.envelope
-    if env.attempt < env.max_attempts:
-        return False
-    if Capability.LIST not in driver.capabilities:
-        return True  # a lapsed last attempt always goes to failed (driver contract)
-    try:
-        record = await driver.get(env.queue, env.id)
-    except DriverError:
-        return True  # unreachable now; the contract still sends it to failed
-    return (record is not None and record.state in ("failed", "reserved")
-            and record.envelope.attempt == env.attempt)
