@@ -17,7 +17,7 @@ import logging
 import time
 
 from .drivers.base import Driver
-from .errors import DriverError
+from .errors import DriverUnavailable
 from .registry import Registry
 
 log = logging.getLogger("runa_runner.worker")
@@ -84,7 +84,11 @@ class Outage:
 async def open_when_up(registry: Registry, name: str, outage: Outage,
                        stopping: asyncio.Event) -> Driver | None:
     """Open driver ``name``, retrying with backoff while it cannot be reached (one line
-    when it is down, one when it answers); None if ``stopping`` is set first."""
+    when it is down, one when it answers); None if ``stopping`` is set first.
+
+    Raises:
+        DriverError: the driver answered with an error that waiting will not cure.
+    """
     driver = registry.drivers[name]
     outage.name(driver, name)
     delay = FIRST_BACKOFF
@@ -102,7 +106,7 @@ async def open_when_up(registry: Registry, name: str, outage: Outage,
         if exc is None:
             outage.recovered(driver, began)
             return opening.result()
-        if not isinstance(exc, DriverError):
+        if not isinstance(exc, DriverUnavailable):
             raise exc
         outage.trouble(driver, exc, starting=True)
         try:

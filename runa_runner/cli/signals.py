@@ -88,13 +88,19 @@ class EarlySignals:
 
     def __init__(self) -> None:
         self.received: list[signal.Signals] = []
+        self._before: dict[signal.Signals, Any] = {}
 
     @classmethod
     def catch(cls) -> EarlySignals:
         early = cls()
         for sig in SIGNALS:
-            signal.signal(sig, early._note)
+            early._before[sig] = signal.signal(sig, early._note)
         return early
+
+    def restore(self) -> None:
+        """Put back the handlers found at ``catch`` (``work`` ends before its loop runs)."""
+        for sig, before in self._before.items():
+            signal.signal(sig, before)
 
     def _note(self, signum: int, _frame: FrameType | None) -> None:
         self.received.append(signal.Signals(signum))

@@ -49,11 +49,15 @@ def run(args: argparse.Namespace) -> int:
         args.work_parser.error("give worker names or --all, not both")
     # A signal while the manifest and its handlers load is a stop before the start (exit 0).
     early = EarlySignals.catch()
-    setup_logging(verbose=args.verbose)
-    registry = context.load(args)
-    names = list(registry.workers) if args.all else list(dict.fromkeys(args.workers))
-    for name in names:
-        registry.worker_spec(name)  # unknown name: one line with did-you-mean, exit 1
+    try:
+        setup_logging(verbose=args.verbose)
+        registry = context.load(args)
+        names = list(registry.workers) if args.all else list(dict.fromkeys(args.workers))
+        for name in names:
+            registry.worker_spec(name)  # unknown name: one line with did-you-mean, exit 1
+    except BaseException:
+        early.restore()
+        raise
     return run_loop(registry, lambda stopper: serve(registry, names, args.burst, stopper),
                     early)
 
