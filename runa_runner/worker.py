@@ -93,6 +93,8 @@ class Unit:
             self._stopping.clear()  # first run still applies (it returns at once)
         self._done.clear()
         self._started = True
+        self.abandoned = 0
+        self._strays_since = None
         timed_out = False
         try:
             if await self.connect():
@@ -122,8 +124,8 @@ class Unit:
         False if ``stop()`` came first (then nothing was started). ``run()`` calls it;
         calling it first lets a caller say "started" only once the drivers answer.
         """
-        if self._stats_driver is not None:
-            return True
+        # Each time: a driver already open on this loop is returned at once, and one opened
+        # on another loop (a unit run again under a new loop) is reopened here.
         names = dict.fromkeys((*(q.driver for q in self.queues),
                                self.registry.stats_driver_name(self.name)))
         opened: dict[str, Driver] = {}
