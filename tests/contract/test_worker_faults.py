@@ -66,6 +66,23 @@ class Faulty:
         self._check("add_stats")
         await self._inner.add_stats(worker, delta)
 
+    async def settle(self, outcomes: Any) -> list[bool]:
+        self._check("settle")
+        return await self._inner.settle(outcomes)
+
+    async def heartbeat(self, worker: str, instance: str, ttl: float) -> None:
+        self._check("heartbeat")
+        await self._inner.heartbeat(worker, instance, ttl)
+
+    async def wait(self, queues: Any, timeout: float) -> None:
+        self._check("wait")
+        await self._inner.wait(queues, timeout)
+
+    def server_down(self, exc: BaseException) -> None:
+        """Every call a worker makes fails, as when its server is gone (pushes still work)."""
+        for call in ("reserve", "renew", "settle", "add_stats", "heartbeat", "wait"):
+            self.faults[call] = exc
+
 
 @pytest.fixture
 def faulty(make_driver: Callable[[], Driver]) -> Faulty:
@@ -270,9 +287,9 @@ async def test_an_outage_mid_run_logs_one_line_down_and_one_up(
     task = asyncio.create_task(unit.run())
     await reg.push("j", {})
     await asyncio.wait_for(first.wait(), 15)
-    faulty.faults["reserve"] = DriverUnavailable("server closed the connection")
+    faulty.server_down(DriverUnavailable("server closed the connection"))
     await wait_until(lambda: faulty.failed.get("reserve", 0) >= 3, "three failed reserves")
-    second = await reg.push("j", {})  # pushes still work: only reserve is down
+    second = await reg.push("j", {})  # the test's own pushes still get through
     faulty.faults.clear()
     await wait_until(lambda: second in ran, "the job pushed during the outage to run")
     await unit.stop()
