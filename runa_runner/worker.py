@@ -494,4 +494,3 @@ class Unit:
         while True:
             await asyncio.sleep(every)
             await self._clean_expired()
-
