@@ -84,3 +84,7 @@ class RetryIn(RunaError):
 
 class StopTimedOut(RunaError):
     """The worker's stop_timeout elapsed with jobs still running; they were released."""
+
+
+class WorkerFailed(RunaError):
+    """A side task of the worker died unexpectedly; the worker stopped and released its jobs."""

@@ -46,14 +46,20 @@ COMMANDS = [
     ["work", "rw", "--burst"], ["work", "aw", "--burst"],
 ]
 
+#: Seconds a `work` command is watched before it is killed (it waits for its driver).
+WORK_WAIT = 10
+
 
 def run_all(folder: Path, env: dict[str, str]) -> list[str]:
     """Every command's stdout and stderr (a command that hangs is killed and still read)."""
     outputs = []
     for args in COMMANDS:
+        # `work` waits for a driver it cannot reach (its one "unavailable" line names the
+        # redacted URL): a few seconds of it are enough to read.
+        limit = WORK_WAIT if args[0] == "work" else 40
         try:
             proc = subprocess.run([EXE, *args], cwd=folder, env=env, capture_output=True,
-                                  text=True, timeout=40, check=False)
+                                  text=True, timeout=limit, check=False)
             outputs.append(f"$ runa-runner {' '.join(args)} -> {proc.returncode}\n"
                            f"{proc.stdout}{proc.stderr}")
         except subprocess.TimeoutExpired as exc:
