@@ -301,7 +301,9 @@ def test_a_failing_push_middleware_is_one_line(producer: Project) -> None:
     assert pending(producer, "guarded") == 0
 
 
-def test_an_unreachable_driver_behind_a_push_middleware_is_the_drivers_one_line(tmp_path: Path) -> None:
+def test_an_unreachable_driver_behind_a_push_middleware_is_the_drivers_one_line(
+    tmp_path: Path,
+) -> None:
     tmp_path.joinpath("jobs.yaml").write_text(
         'drivers:\n  r: {type: redis, url: "redis://127.0.0.1:1/0", socket_connect_timeout: 1}\n'
         "workers:\n  w: {}\n"
