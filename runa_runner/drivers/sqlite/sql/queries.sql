@@ -31,21 +31,27 @@ ON CONFLICT (id) DO NOTHING;
 -- name: lapsed_to_failed
 -- (queue, now, error) -> rowids: lapsed leases on the last allowed attempt go to failed.
 -- A lease_until that is not a number (another program wrote it) counts as lapsed.
+WITH lapsed AS (  -- two index ranges: an OR of them would scan every reserved row
+    SELECT rowid FROM jobs WHERE queue = ?1 AND state = 'reserved' AND lease_until <= ?2
+    UNION ALL  -- TEXT and BLOB sort above every number: a lease_until no clock reaches
+    SELECT rowid FROM jobs WHERE queue = ?1 AND state = 'reserved' AND lease_until >= '')
 UPDATE jobs
    SET state = 'failed', token = NULL, lease_until = NULL, unique_lock = NULL,
        error = ?3, traceback = NULL, failed_at = ?2
- WHERE queue = ?1 AND state = 'reserved' AND attempt >= max_attempts
-   AND (lease_until <= ?2 OR typeof(lease_until) NOT IN ('integer', 'real'))
+ WHERE rowid IN (SELECT rowid FROM lapsed) AND attempt >= max_attempts
 RETURNING rowid;
 
 -- name: lapsed_to_pending
 -- (queue, now): other lapsed leases become due at once, attempt kept
+WITH lapsed AS (  -- two index ranges: an OR of them would scan every reserved row
+    SELECT rowid FROM jobs WHERE queue = ?1 AND state = 'reserved' AND lease_until <= ?2
+    UNION ALL  -- TEXT and BLOB sort above every number: a lease_until no clock reaches
+    SELECT rowid FROM jobs WHERE queue = ?1 AND state = 'reserved' AND lease_until >= '')
 UPDATE jobs
    SET state = 'pending', token = NULL, lease_until = NULL, available_at = ?2,
        envelope = CASE WHEN json_valid(envelope)
                        THEN json_set(envelope, '$.available_at', ?2) ELSE envelope END
- WHERE queue = ?1 AND state = 'reserved'
-   AND (lease_until <= ?2 OR typeof(lease_until) NOT IN ('integer', 'real'));
+ WHERE rowid IN (SELECT rowid FROM lapsed);
 
 -- name: due
 -- (queue, now, limit) -> due jobs, oldest due first. Text columns are read as bytes
