@@ -32,6 +32,7 @@ from .base import (
     unique_lock_key,
     wait_any,
 )
+from .bounds import check_items
 
 
 @dataclass(slots=True)
@@ -93,6 +94,7 @@ class MemoryDriver:
     # ---- push -----------------------------------------------------------------
 
     async def push(self, items: Sequence[PushItem]) -> list[str]:
+        check_items("memory", items)  # NaN or 1e400 would corrupt the heaps' order
         now = time.time()
         ids = []
         for item in items:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from typing import Any
 
 import aio_pika
@@ -79,6 +79,21 @@ async def _settle_close_callbacks(timeout: float = 2.0) -> None:
         await asyncio.wait(pending, timeout=timeout)
 
 
+async def _run_at_loop_end(close: Callable[[], Awaitable[None]]) -> AsyncGenerator[None, None]:
+    """An async generator left suspended: ``asyncio.run`` (and every loop that calls
+    ``shutdown_asyncgens``) closes it before closing the loop, which runs ``close``.
+
+    So a program that never awaits ``registry.close()`` still closes its AMQP
+    connection while the loop can run the close, instead of printing "Task was
+    destroyed but it is pending" and "Event loop is closed" at exit.
+    """
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            await close()
+
+
 class Link:
     """One robust connection: a confirming publish channel and ``GETTERS`` work channels."""
 
@@ -97,6 +112,7 @@ class Link:
         self.worker: AbstractRobustChannel | None = None
         self.getters: list[AbstractRobustChannel] = []
         self._down = False
+        self._at_loop_end: AsyncGenerator[None, None] | None = None
 
     async def open(self) -> None:
         with self.guard("connect"):
@@ -108,8 +124,18 @@ class Link:
             self.publisher = await conn.channel(publisher_confirms=True, on_return_raises=True)
             self.getters = [await conn.channel(publisher_confirms=False) for _ in range(GETTERS)]
             self.worker = self.getters[0]
+        self._at_loop_end = _run_at_loop_end(self._close_now)
+        await anext(self._at_loop_end)
 
     async def close(self) -> None:
+        """Close the connection (also done, quietly, when the event loop ends unclosed)."""
+        hook, self._at_loop_end = self._at_loop_end, None
+        if hook is not None:
+            await hook.aclose()  # runs _close_now
+        else:
+            await self._close_now()
+
+    async def _close_now(self) -> None:
         conn, self.connection = self.connection, None
         if conn is not None:
             with contextlib.suppress(*CLIENT_ERRORS):
