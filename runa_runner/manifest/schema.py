@@ -117,7 +117,7 @@ def _message(kind: Any, value: Any, schema: dict[str, Any], error: ValidationErr
         return f"expected one of {', '.join(map(repr, choices))}, got {show(value)}{hint}"
     if kind == "pattern":
         return f"expected an import path like 'pkg.module:function', got {show(value)}"
-    if kind in ("type", "minimum", "exclusiveMinimum"):
+    if kind in ("type", "minimum", "exclusiveMinimum", "maximum"):
         return f"expected {expected(schema)}, got {show(value)}"
     return str(error.message)
 
@@ -133,6 +133,8 @@ def expected(schema: dict[str, Any]) -> str:
     types = schema.get("type")
     names = [types] if isinstance(types, str) else list(types or [])
     words = " or ".join(_TYPE_WORDS.get(t, t) for t in names) or "a valid value"
+    if "minimum" in schema and "maximum" in schema:
+        return f"{words} between {schema['minimum']:,} and {schema['maximum']:,}"
     if "minimum" in schema:
         words += f" >= {schema['minimum']}"
     if "exclusiveMinimum" in schema:
