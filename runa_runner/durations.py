@@ -65,7 +65,9 @@ def _seconds(number: float, written: object) -> float:
     """``number`` checked against the documented range, ``written`` named in the error."""
     if isinstance(number, int) and abs(number) > MAX_DURATION:
         number = math.inf if number > 0 else -math.inf  # float(10**400) raises OverflowError
-    if math.isnan(number) or number < 0:
+    if math.isnan(number):
+        raise DurationError(f"expected a duration, got {short(written)}")
+    if number < 0:
         raise DurationError(f"expected a non-negative duration, got {short(written)}")
     if number > MAX_DURATION:
         raise DurationError(f"expected a duration of at most 10 years, got {short(written)}")

@@ -29,6 +29,25 @@ MAX_PAYLOAD_BYTES = MAX_RECORD_BYTES
 SHORT_LEASE = 1.0
 
 
+#: Whole-number settings and their inclusive ranges.
+COUNTS: dict[str, tuple[int, int]] = {
+    "retry": (0, MAX_RETRY),
+    "concurrency": (1, MAX_CONCURRENCY),
+    "max_payload_bytes": (1, MAX_PAYLOAD_BYTES),
+    "pool_size": (1, MAX_POOL_SIZE),
+}
+#: Duration settings that must be > 0 (every other duration may be 0).
+POSITIVE_DURATIONS = frozenset({"lease", "poll_interval"})
+
+
+def check_setting(key: str, value: object) -> int | float:
+    """A queue, worker, job or push setting in its range: a count of :data:`COUNTS`, else a
+    duration in seconds; ValueError naming ``key`` otherwise."""
+    if key in COUNTS:
+        return check_count(value, key, *COUNTS[key])
+    return check_seconds(value, key, positive=key in POSITIVE_DURATIONS)
+
+
 def check_retry(value: object, what: str = "retry") -> int:
     """``value`` as a retry count in 0..MAX_RETRY; ValueError naming ``what`` otherwise."""
     return check_count(value, what, 0, MAX_RETRY)
@@ -54,9 +73,9 @@ def check_seconds(value: object, what: str, *, positive: bool = False) -> float:
         seconds = math.inf
     if math.isnan(seconds):
         raise ValueError(f"{what} must be a number of seconds, not NaN")
-    low = "0 (exclusive)" if positive else "0"
     if not 0 <= seconds <= MAX_DURATION or (positive and seconds == 0):
-        raise ValueError(f"{what} must be between {low} and {MAX_DURATION:.0f} seconds "
+        low = "more than 0" if positive else "at least 0"
+        raise ValueError(f"{what} must be {low} and at most {MAX_DURATION:.0f} seconds "
                          f"(10 years), got {_short(value)}")
     return seconds
 
