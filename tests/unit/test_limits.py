@@ -225,3 +225,56 @@ def test_schema_and_builder_agree(
     except ConfigError:
         api_ok = False
     assert (schema_ok, api_ok) == (ok, ok)
+
+
+# ---- handler shapes (finding 17): the builder refuses what a worker could not call ------------
+
+
+def two_arguments(job: Any, extra: Any) -> None:
+    """Needs a second argument a worker never gives."""
+
+
+def keyword_only(job: Any, *, client: Any) -> None:
+    """Needs a keyword argument a worker never gives."""
+
+
+def no_argument() -> None:
+    """Cannot take the job."""
+
+
+def defaults(job: Any, extra: Any = None, *rest: Any, client: Any = None, **more: Any) -> None:
+    """Callable as handler(job)."""
+
+
+def star_args(*args: Any) -> None:
+    """Callable as handler(job)."""
+
+
+async def agen(job: Any) -> Any:
+    yield job
+
+
+@pytest.mark.parametrize(
+    ("handler_fn", "message"),
+    [
+        (two_arguments, f"handler {__name__}:two_arguments must accept one argument "
+         "(the job): it requires 2 positional arguments (job, extra); give the others defaults"),
+        (keyword_only, f"handler {__name__}:keyword_only must accept one argument "
+         "(the job): it also requires the keyword argument client; give it a default"),
+        (no_argument, f"handler {__name__}:no_argument must accept one argument "
+         "(the job): it takes no argument"),
+        (agen, f"handler {__name__}:agen is a generator function (it uses yield): "
+         "a handler must return or await, not yield"),
+    ],
+)
+def test_builder_refuses_handlers_a_worker_cannot_call(handler_fn: Any, message: str) -> None:
+    registry = rr.Registry()
+    with pytest.raises(ConfigError) as caught:
+        registry.job("j", handler_fn)
+    assert str(caught.value) == message
+    assert "j" not in registry.jobs
+
+
+@pytest.mark.parametrize("handler_fn", [defaults, star_args, handler])
+def test_builder_accepts_handlers_callable_with_the_job(handler_fn: Any) -> None:
+    assert rr.Registry().job("j", handler_fn).job_spec("j").handler is handler_fn
