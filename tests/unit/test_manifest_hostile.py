@@ -106,3 +106,11 @@ def test_no_drivers_gives_sqlite_local_beside_the_manifest(tmp_path: Path) -> No
     assert registry.queue_spec("q").driver == "local"
     local = registry.drivers["local"]
     assert local.describe().target == str(folder / ".runa" / "queue.db")
+
+
+def test_the_standalone_registry_keeps_memory() -> None:
+    import runa_runner as rr
+
+    registry = rr.Registry().queue("q").freeze()
+    assert registry.queue_spec("q").driver == "memory"
+    assert set(registry.drivers) == {"memory"}
