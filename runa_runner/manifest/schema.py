@@ -30,6 +30,8 @@ _TYPE_WORDS = {
     "boolean": "true or false", "array": "a list", "object": "a mapping", "null": "null",
 }
 _DURATION = "a duration like '5s' or '1h30m'"
+#: The ``propertyNames`` pattern of driver, queue, worker and job names: not empty or blank.
+NAME_PATTERN = "\\S"
 
 
 def schema_text() -> str:
@@ -100,6 +102,8 @@ def _to_problems(doc: Document, error: ValidationError) -> list[Problem]:
             doc.problem((*path, k), f"unknown key '{k}'" + did_you_mean(str(k), known), key=True)
             for k in extras
         ]
+    if kind == "pattern" and schema.get("pattern") == NAME_PATTERN:  # under propertyNames
+        return [doc.problem((*path, value), "a name must not be empty or blank", key=True)]
     if kind == "required":
         missing = [k for k in error.validator_value if k not in value]
         return [doc.problem(path, f"missing required key '{k}'", key=True) for k in missing]
