@@ -62,9 +62,10 @@ def check_count(value: object, what: str, low: int, high: int) -> int:
     return value
 
 
-def check_seconds(value: object, what: str, *, positive: bool = False) -> float:
-    """``value`` as finite seconds in [0, MAX_DURATION] (> 0 with ``positive``);
-    ValueError naming ``what`` otherwise."""
+def check_seconds(value: object, what: str, *, positive: bool = False, minimum: float = 0.0,
+                  allow_zero: bool = True) -> float:
+    """``value`` as finite seconds in [minimum, MAX_DURATION]; 0 is allowed unless
+    ``positive`` (or ``allow_zero`` False); ValueError naming ``what`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{what} must be a number of seconds, not {type(value).__name__}")
     try:
@@ -73,8 +74,11 @@ def check_seconds(value: object, what: str, *, positive: bool = False) -> float:
         seconds = math.inf
     if math.isnan(seconds):
         raise ValueError(f"{what} must be a number of seconds, not NaN")
-    if not 0 <= seconds <= MAX_DURATION or (positive and seconds == 0):
-        low = "more than 0" if positive else "at least 0"
+    positive = positive or not allow_zero
+    if seconds == 0 and not positive:
+        return 0.0
+    if not minimum <= seconds <= MAX_DURATION or (positive and seconds == 0):
+        low = f"at least {minimum:g}s" if minimum else "more than 0" if positive else "at least 0"
         raise ValueError(f"{what} must be {low} and at most {MAX_DURATION:.0f} seconds "
                          f"(10 years), got {_short(value)}")
     return seconds
