@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import StopTimedOut
 from ..registry import Registry
+from ..schedules.scheduler import Scheduler
 from ..worker import Unit
 from . import context
 from .signals import Stopper, run_loop
@@ -34,6 +35,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--all", action="store_true", help="run every worker pool of the manifest")
     p.add_argument("--burst", action="store_true",
                    help="exit once no job is due now and none is running")
+    p.add_argument("--no-schedules", action="store_true",
+                   help="do not fire the schedules of these pools' queues")
     p.add_argument("-v", "--verbose", action="store_true", help="log every job (DEBUG)")
     p.set_defaults(func=run, work_parser=p)
 
@@ -48,7 +51,14 @@ def run(args: argparse.Namespace) -> int:
     names = list(registry.workers) if args.all else list(dict.fromkeys(args.workers))
     for name in names:
         registry.worker_spec(name)  # unknown name: one line with did-you-mean, exit 1
-    return run_loop(registry, lambda stopper: serve(registry, names, args.burst, stopper))
+    fire = [] if args.no_schedules else schedules_of(registry, names)
+    return run_loop(registry, lambda stopper: serve(registry, names, args.burst, stopper, fire))
+
+
+def schedules_of(registry: Registry, workers: list[str]) -> list[str]:
+    """The schedules whose queue one of ``workers`` serves (DESIGN §10: who fires)."""
+    served = {q.name for w in workers for q in registry.queues_of(w)}
+    return [s.name for s in registry.schedules.values() if s.queue in served]
 
 
 def setup_logging(*, verbose: bool) -> None:
@@ -63,17 +73,34 @@ def setup_logging(*, verbose: bool) -> None:
     logging.getLogger("runa_runner").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-async def serve(registry: Registry, names: list[str], burst: bool, stopper: Stopper) -> int:
-    """Run the units together; if one fails, stop the others gracefully and re-raise."""
+async def serve(registry: Registry, names: list[str], burst: bool, stopper: Stopper,
+                schedules: list[str] | None = None) -> int:
+    """Run the units (and a scheduler for ``schedules``) together; if one fails, stop the
+    others gracefully and re-raise."""
+    scheduler = Scheduler(registry, schedules) if schedules else None
+    if scheduler is not None and burst:
+        await scheduler.run(burst=True)  # fire what is due, then drain it with the units
+        scheduler = None
     tasks = []
     for name in names:
         unit = Unit(registry, name)
         tasks.append(asyncio.create_task(run_unit(unit, burst, stopper)))
         stopper.units[unit] = tasks[-1]
-    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    units = asyncio.ensure_future(asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION))
+    side = None if scheduler is None else asyncio.create_task(scheduler.run())
+    await asyncio.wait([units] if side is None else [units, side],
+                       return_when=asyncio.FIRST_COMPLETED)
+    if side is not None and side.done():  # the scheduler failed: stop the units too
+        log.error("scheduler stopped: %s", side.exception())
+        await stopper.stop_all()
+    _, pending = await units
     if pending:
         await stopper.stop_all()
         await asyncio.wait(pending)
+    if side is not None and scheduler is not None:
+        scheduler.stop()
+        await asyncio.wait([side])
+        side.result()  # raises the scheduler's error, if any
     for task in tasks:
         task.result()  # raises the first unit's error, if any
     if stopper.exit_code is not None:

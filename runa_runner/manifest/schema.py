@@ -117,6 +117,10 @@ def _message(kind: Any, value: Any, schema: dict[str, Any], error: ValidationErr
         return f"expected one of {', '.join(map(repr, choices))}, got {show(value)}{hint}"
     if kind == "pattern":
         return f"expected an import path like 'pkg.module:function', got {show(value)}"
+    if kind == "oneOf" and all("required" in branch for branch in schema["oneOf"]):
+        # e.g. a schedule's cron/every: name the alternatives, not the subschemas
+        names = [k for branch in schema["oneOf"] for k in branch["required"]]
+        return f"give exactly one of {' and '.join(map(repr, names))}"
     if kind in ("type", "minimum", "exclusiveMinimum"):
         return f"expected {expected(schema)}, got {show(value)}"
     return str(error.message)

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 def slot_store(driver: Driver, name: str) -> SlotStore:
     """``driver`` as a SlotStore; Unsupported naming it when it cannot fire schedules."""
     if Capability.SCHEDULES not in driver.capabilities or not isinstance(driver, SlotStore):
-        raise Unsupported(f"driver '{name}' (type {driver.type_name}) cannot fire schedules "
-                          f"(it lacks the '{Capability.SCHEDULES.value}' capability)")
+        raise Unsupported(name, f"schedules (type {driver.type_name} lacks the "
+                                f"'{Capability.SCHEDULES.value}' capability)")
     return driver
 
 

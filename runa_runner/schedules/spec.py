@@ -59,8 +59,7 @@ class ScheduleSpec:
             raise ValueError(f"every must be a duration > 0, got {every!r}")
         cal = calendar(cron, None if every is None else float(every), timezone)
         return cls(name, job, queue, cron, None if every is None else float(every),
-                   timezone, payload, catch_up,  # type: ignore[arg-type]  # checked above
-                   float(grace), overlap, frozen_map(meta), cal)  # type: ignore[arg-type]
+                   timezone, payload, catch_up, float(grace), overlap, frozen_map(meta), cal)
 
     @property
     def when(self) -> str:
