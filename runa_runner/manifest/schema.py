@@ -100,6 +100,10 @@ def _to_problems(doc: Document, error: ValidationError) -> list[Problem]:
             doc.problem((*path, k), f"unknown key '{k}'" + did_you_mean(str(k), known), key=True)
             for k in extras
         ]
+    if tuple(error.relative_schema_path)[-2:] in (("then", "not"), ("else", "required")) and (
+            schema.get("description")):
+        # an if/then/else rule (a schedule's cron or every) says what it wants
+        return [doc.problem(path, str(schema["description"]))]
     if kind == "required":
         missing = [k for k in error.validator_value if k not in value]
         return [doc.problem(path, f"missing required key '{k}'", key=True) for k in missing]
@@ -117,10 +121,6 @@ def _message(kind: Any, value: Any, schema: dict[str, Any], error: ValidationErr
         return f"expected one of {', '.join(map(repr, choices))}, got {show(value)}{hint}"
     if kind == "pattern":
         return f"expected an import path like 'pkg.module:function', got {show(value)}"
-    if kind == "oneOf" and all("required" in branch for branch in schema["oneOf"]):
-        # e.g. a schedule's cron/every: name the alternatives, not the subschemas
-        names = [k for branch in schema["oneOf"] for k in branch["required"]]
-        return f"give exactly one of {' and '.join(map(repr, names))}"
     if kind in ("type", "minimum", "exclusiveMinimum"):
         return f"expected {expected(schema)}, got {show(value)}"
     return str(error.message)
