@@ -85,6 +85,8 @@ class Scheduler:
     async def run(self, *, burst: bool = False) -> None:
         """Fire slots as they come due until :meth:`stop` (``burst``: one pass, then return)."""
         self._stop.clear()
+        if not burst:
+            log.info("scheduler started (%s)", ", ".join(s.name for s in self.specs) or "none")
         while not self._stop.is_set():
             more = await self.run_pass(self.clock())
             if burst and not more:
