@@ -73,8 +73,10 @@ class Scheduler:
         self.clock = clock
         self.hooks: list[Hook] = [] if on_event is None else [on_event]
         self._stores: dict[str, SlotStore] = {}
-        #: schedule -> the newest slot known handled (no driver call until a later one)
+        #: schedule -> the newest slot known handled, and the slot after it (no driver
+        #: call and no cron arithmetic until that one is due)
         self._handled: dict[str, float] = {}
+        self._next: dict[str, float | None] = {}
         #: schedule -> when to try again after a failure, and the pause after that
         self._retry: dict[str, tuple[float, float]] = {}
         self._reported: dict[str, str] = {}
@@ -111,7 +113,7 @@ class Scheduler:
             if retry is not None:
                 wake = min(wake, retry[0])
                 continue
-            slot = spec.calendar.next_after(self._handled.get(spec.name, now))
+            slot = self._next.get(spec.name, now)
             if slot is not None:
                 wake = min(wake, slot + _SLACK)
         return max(0.0, wake - now)
@@ -135,10 +137,9 @@ class Scheduler:
         retry = self._retry.get(spec.name)
         if retry is not None:
             return now >= retry[0]
-        handled = self._handled.get(spec.name)
-        if handled is None:
+        if spec.name not in self._next:
             return True
-        slot = spec.calendar.next_after(handled)
+        slot = self._next[spec.name]
         return slot is not None and slot <= now
 
     async def _run_one(self, spec: ScheduleSpec, now: float) -> bool:
@@ -148,11 +149,16 @@ class Scheduler:
         for step in steps:
             result = await fire_step(self.registry, store, spec, step)
             self._report(spec, step, result, state is None)
-            self._handled[spec.name] = step.slot
+            self._mark(spec, step.slot)
         if not steps:
-            self._handled[spec.name] = max(now if state is None else state.watermark,
-                                           self._handled.get(spec.name, float("-inf")))
+            self._mark(spec, now if state is None else state.watermark)
         return len(steps) >= MAX_PER_PASS
+
+    def _mark(self, spec: ScheduleSpec, slot: float) -> None:
+        """Slots up to ``slot`` are handled: nothing to do before the next one."""
+        handled = max(slot, self._handled.get(spec.name, slot))
+        self._handled[spec.name] = handled
+        self._next[spec.name] = spec.calendar.next_after(handled)
 
     async def _store(self, spec: ScheduleSpec) -> SlotStore:
         store = self._stores.get(spec.queue)
