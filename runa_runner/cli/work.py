@@ -21,6 +21,8 @@ from . import context
 from .signals import Stopper, run_loop
 
 log = logging.getLogger("runa_runner.cli")
+#: Seconds a stopping scheduler may take to finish its pass before it is cancelled.
+SCHEDULER_STOP = 5.0
 #: Our stderr log handler (added once, even when main() runs several times in a process).
 HANDLER_NAME = "runa-runner-cli"
 
@@ -98,14 +100,24 @@ async def serve(registry: Registry, names: list[str], burst: bool, stopper: Stop
         await stopper.stop_all()
         await asyncio.wait(pending)
     if side is not None and scheduler is not None:
-        scheduler.stop()
-        await asyncio.wait([side])
-        side.result()  # raises the scheduler's error, if any
+        await stop_scheduler(scheduler, side)
     for task in tasks:
         task.result()  # raises the first unit's error, if any
     if stopper.exit_code is not None:
         return stopper.exit_code
     return 1 if any(task.result() for task in tasks) else 0
+
+
+async def stop_scheduler(scheduler: Scheduler, running: asyncio.Task[None]) -> None:
+    """Stop the scheduler after its pass (cancelled if a driver call hangs: each claim is
+    atomic); raise its error, if it failed."""
+    scheduler.stop()
+    await asyncio.wait([running], timeout=SCHEDULER_STOP)
+    if not running.done():
+        running.cancel()
+        await asyncio.wait([running])
+    if not running.cancelled():
+        running.result()
 
 
 async def run_unit(unit: Unit, burst: bool, stopper: Stopper) -> bool:

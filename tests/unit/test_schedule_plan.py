@@ -121,3 +121,15 @@ def test_a_schedule_without_queue_fires_into_its_jobs_queue() -> None:
         r.schedule("t", "j", every=5)
     with pytest.raises(rr.UnknownName, match="unknown schedule 'x'"):
         r.schedule_spec("x")
+
+
+def test_freeze_refuses_a_schedule_on_a_driver_that_cannot_fire_once() -> None:
+    from runa_runner.drivers.amqp import AMQPDriver
+
+    r = rr.Registry().driver("rabbit", AMQPDriver("amqp://guest:guest@127.0.0.1:5672/"))
+    r.queue("q", driver="rabbit", workers=["w"]).worker("w")
+    r.job("j", lambda job: None, queue="q").schedule("s", "j", every=5)
+    with pytest.raises(rr.ConfigError) as exc:
+        r.freeze()
+    assert str(exc.value) == ("schedule 's': driver 'rabbit' (type amqp) cannot fire schedules "
+                              "(it lacks the 'schedules' capability)")
