@@ -101,6 +101,7 @@ class Scheduler:
                     await self._stop.wait()
             except TimeoutError:
                 pass
+        log.info("scheduler stopped")
 
     def stop(self) -> None:
         self._stop.set()
