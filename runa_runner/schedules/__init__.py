@@ -2,7 +2,6 @@
 
 ``calendar`` (slot math), ``spec`` (the compiled schedule), ``plan`` (which slots a
 pass claims), ``firing`` (one atomic claim through the driver), ``scheduler`` (the
-loop), ``info`` (``schedule list``), ``checks`` (what freeze refuses). Import
-:class:`runa_runner.schedules.scheduler.Scheduler` from its module: this package
-stays import-free so the registry can use ``spec`` without a cycle.
+loop; ``rr.Scheduler``), ``info`` (``schedule list``), ``checks`` (what freeze refuses).
+This package imports nothing itself, so the registry can use ``spec`` without a cycle.
 """
