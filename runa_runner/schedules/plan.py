@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..drivers.base import SlotState
-from .calendar import Calendar
+from .calendar import Calendar, Every
 from .spec import ScheduleSpec
 
 #: Most slots one pass claims for one schedule (``catch_up: all`` after a long outage
@@ -67,6 +67,11 @@ def _slots(cal: Calendar, first: float, now: float) -> list[Step]:
 
 def count_between(cal: Calendar, after: float, before: float) -> int:
     """How many slots lie strictly between ``after`` and ``before`` (at most MAX_COUNTED)."""
+    if isinstance(cal, Every):  # arithmetic: a day of `every: 1s` is not walked slot by slot
+        first, last = cal.next_after(after), cal.latest(before)
+        if last >= before:
+            last -= cal.period
+        return 0 if first > last else min(MAX_COUNTED, round((last - first) / cal.period) + 1)
     n = 0
     slot = cal.next_after(after)
     while slot is not None and slot < before and n < MAX_COUNTED:

@@ -65,6 +65,9 @@ def test_cron_latest_is_the_newest_slot_at_or_before() -> None:
 def test_count_between_counts_strictly_inside() -> None:
     assert count_between(Every(10.0), 1000.0, 1040.0) == 3
     assert count_between(Every(10.0), 1000.0, 1010.0) == 0
+    assert count_between(Every(10.0), 1001.0, 1039.0) == 3
+    assert count_between(Every(1.0), 0.0, 86_400.0) == 86_399
+    assert count_between(Cron("0 * * * *", "UTC"), 0.0, 86_400.0) == 23
 
 
 # ---- r.schedule -------------------------------------------------------------------------
