@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 import weakref
@@ -42,6 +43,8 @@ from .connection import Client, Settings, SyncClient, redact, translated
 from .durability import warn_if_evicting
 from .keys import queue_keys, worker_keys
 from .waiting import wait
+
+log = logging.getLogger("runa_runner.redis")
 
 #: Jobs per push.lua call (bounds one script's run time and argument count).
 PUSH_CHUNK = 250
@@ -218,9 +221,24 @@ class RedisDriver:
         if count <= 0:
             return []
         token_prefix = os.urandom(8).hex() + ":"
-        call = scripts.reserve(queue_keys(self.prefix, queue), min(count, MAX_RESERVE),
-                               lease, token_prefix, LEASE_LOST)
-        return records.reserved(queue, await self._run(call), token_prefix)
+        k = queue_keys(self.prefix, queue)
+        call = scripts.reserve(k, min(count, MAX_RESERVE), lease, token_prefix, LEASE_LOST)
+        jobs, corrupt = records.reserved(queue, await self._run(call))
+        if corrupt:
+            await self._fail_corrupt(queue, corrupt)
+        return jobs
+
+    async def _fail_corrupt(self, queue: str, corrupt: Sequence[records.Corrupt]) -> None:
+        """Records reserve handed out that cannot be read go to failed now, with the
+        token just handed out (reserve.lua already moved those it could judge itself);
+        one warning line each. Only readable jobs reach the worker."""
+        k = queue_keys(self.prefix, queue)
+        calls = [scripts.fail(k, c.job_id, c.token, c.error) for c in corrupt if c.token]
+        if calls:
+            await self._run_all(calls)
+        for c in corrupt:
+            log.warning("redis driver: queue %s: job %s moved to failed: %s",
+                        queue, c.shown_id, c.error)
 
     async def renew(self, queue: str, job_id: str, token: str, lease: float) -> bool:
         ok: bool = await self._run(
