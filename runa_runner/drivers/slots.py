@@ -10,11 +10,14 @@ watermark would fire a slot twice or skip it).
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from ..records import CorruptRecord
 from .base import SlotState
 
+#: A stored time as we write it (float() alone would also read "1_0", " 1", "infinity").
+_NUMBER = re.compile(r"\d+(\.\d*)?")
 #: Longest job id we accept from a stored state (ours are 26 characters).
 MAX_JOB_ID = 200
 
@@ -35,6 +38,8 @@ def _time(value: Any, what: str) -> float | None:
         return None
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
+    if isinstance(value, str) and not _NUMBER.fullmatch(value):
+        raise CorruptRecord(f"schedule state's {what} is not a number: {value[:40]!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -90,3 +90,26 @@ async def test_fire_on_a_cluster(cluster: list[int]) -> None:  # noqa: F811
             await d.purge(q)
     finally:
         await d.close()
+
+
+@pytest.mark.parametrize("watermark", ["nan", "inf", "0x10", "-5", "1e300"])
+async def test_a_watermark_lua_would_misread_is_refused(ns: Namespace, watermark: str) -> None:
+    d = await ns.driver()
+    await ns.raw.hset(ns.key("schedule:nightly"), mapping={"watermark": watermark})
+    with pytest.raises(CorruptRecord, match="watermark"):
+        await d.fire(claim(100.0))
+    assert await ns.raw.zcard(ns.key("ready")) == 0
+
+
+async def test_a_schedule_key_of_another_type_is_refused(ns: Namespace) -> None:
+    d = await ns.driver()
+    await ns.raw.set(ns.key("schedule:nightly"), "x")
+    with pytest.raises(CorruptRecord, match="holds no hash"):
+        await d.fire(claim(100.0))
+    with pytest.raises(CorruptRecord, match="holds no hash"):
+        await d.slot_state(QUEUE, "nightly")
+    await ns.raw.delete(ns.key("schedule:nightly"))
+    first = await d.fire(claim(100.0, skip=True))
+    await ns.raw.delete(ns.key(f"job:{first.job_id}"))
+    await ns.raw.set(ns.key(f"job:{first.job_id}"), "not a hash")
+    assert (await d.fire(claim(110.0, skip=True))).outcome == "fired"  # not a live job

@@ -16,6 +16,8 @@ from .keys import queue_keys, schedule_key
 
 FIRE = scripts._load("fire")
 SLOT_STATE = scripts._load("slot_state")
+#: What fire.lua and slot_state.lua say of a schedule key that is not a hash.
+NOT_A_HASH = "the schedule key holds no hash"
 _OUTCOMES: dict[str, FireOutcome] = {
     "fired": "fired", "skipped": "skipped", "advanced": "advanced", "taken": "taken"}
 
@@ -37,8 +39,10 @@ def fire(prefix: str, claim: SlotClaim) -> scripts.Call[FireResult]:
 def _fire_result(raw: Any) -> FireResult:
     outcome, value = raw[0], raw[1]
     if outcome == "corrupt":
+        if value == NOT_A_HASH:
+            raise CorruptRecord(f"schedule state: {NOT_A_HASH}")
         slot_state(value, None, None)  # raises CorruptRecord naming the defect
-        raise CorruptRecord(f"schedule state's watermark is unreadable: {str(value)[:40]!r}")
+        raise CorruptRecord(f"schedule state's watermark is out of range: {str(value)[:40]!r}")
     previous = slot_state(raw[2], None, None).watermark if raw[2] else None
     return FireResult(_OUTCOMES[outcome], value or None, previous)
 
@@ -49,6 +53,8 @@ def state(prefix: str, queue: str, schedule: str) -> scripts.Call[SlotState | No
 
 
 def _state(raw: Any) -> SlotState | None:
+    if len(raw) == 2 and raw[0] == "corrupt":
+        raise CorruptRecord(f"schedule state: {raw[1]}")
     watermark, fired, job = raw
     if watermark is None and fired is None and job is None:
         return None

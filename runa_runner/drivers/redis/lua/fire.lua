@@ -9,10 +9,15 @@
 --   fired | skipped | advanced | taken, or {"corrupt", what was stored} (nothing written)
 -- Atomicity: the watermark only moves forward and only here, so of any number of
 -- schedulers claiming one slot exactly one passes the comparison and pushes.
-local v = redis.call('HMGET', KEYS[1], 'watermark', 'job')
+-- The state is untrusted like every record: checked before the first write.
+local v = fields(KEYS[1], 'watermark', 'job')
+if not v then
+  return {'corrupt', 'the schedule key holds no hash'}
+end
 local previous = v[1] or ''
 if v[1] then
-  local mark = tonumber(v[1])
+  -- Digits only (as Python's repr writes an epoch): Lua's tonumber also reads hex.
+  local mark = string.match(v[1], '^%d+%.?%d*$') and finite(v[1], MAX_EPOCH)
   if not mark then
     return {'corrupt', v[1]}
   end
@@ -28,7 +33,8 @@ local last = v[2]
 if ARGV[2] == '1' and last then
   local now = clock()
   recover(KEYS[2], KEYS[5], KEYS[6], KEYS[4], now, ARGV[3])
-  local state = redis.call('HGET', KEYS[4] .. last, 'state')
+  local job = fields(KEYS[4] .. last, 'state')
+  local state = job and job[1]
   if state and state ~= 'failed' then
     return {'skipped', last, previous}
   end
