@@ -52,16 +52,15 @@ async def build(make_driver: Callable[[], Driver], driver_name: str) -> AsyncIte
         await reg.close()
 
 
-async def drain(reg: rr.Registry) -> list[rr.JobInfo]:
-    """Every job of the queue, oldest first (reserved and acked: the queue ends empty)."""
+async def drain(reg: rr.Registry) -> list[rr.Envelope]:
+    """Every job of the queue, by slot (reserved and acked: the queue ends empty)."""
     driver = await reg.queue_driver(QUEUE)
     got = await driver.reserve(QUEUE, 1000, 30.0)
     await driver.settle([Outcome(QUEUE, r.envelope.id, r.token, "ack") for r in got])
-    return sorted((rr.registry.record_info(rr.drivers.base.JobRecord(r.envelope, "reserved"))
-                   for r in got), key=lambda j: str(j.meta.get("scheduled_for")))
+    return sorted((r.envelope for r in got), key=lambda j: str(j.meta.get("scheduled_for")))
 
 
-def slots_of(jobs: list[rr.JobInfo]) -> list[str]:
+def slots_of(jobs: list[rr.Envelope]) -> list[str]:
     return [j.meta["scheduled_for"][11:19] for j in jobs]  # HH:MM:SS of 1970-01-01
 
 
