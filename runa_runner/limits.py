@@ -15,6 +15,8 @@ MAX_RETRY = 1_000_000
 MAX_DURATION = 10 * 365 * 86_400.0
 #: Deepest nesting of objects/arrays in a payload or meta (as Ruby's JSON and others cap it).
 MAX_DEPTH = 64
+#: Deepest payload: the envelope object around it takes one level of MAX_DEPTH.
+MAX_PAYLOAD_DEPTH = MAX_DEPTH - 1
 #: Largest stored envelope we decode, in bytes (a payload larger than this is refused at push).
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 #: Characters of an unreadable record shown in tables and errors.

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from .drivers.base import PushItem, UniqueUntil
-from .errors import ConfigError, PayloadInvalid, UnknownName
+from .errors import ConfigError, PayloadInvalid, PushMiddlewareFailed, RunaError, UnknownName
 from .job import Envelope, new_id
+from .limits import MAX_DEPTH, MAX_PAYLOAD_DEPTH, MAX_RECORD_BYTES
+from .records import too_deep
 from .specs import JobSpec, QueueSpec
 
 if TYPE_CHECKING:
@@ -25,6 +27,12 @@ _wire = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 #: Stand-ins for a job's id and payload while a Template splits its envelope's JSON.
 _ID_MARK = "\x00id"
 _PAYLOAD_MARK = "\x00payload"
+
+#: Payload characters below which the envelope surely fits MAX_RECORD_BYTES (4 bytes a
+#: character at most, with room for the envelope): bigger ones are measured.
+_SURELY_STORABLE = MAX_RECORD_BYTES // 4 - 65_536
+#: Bytes a driver may add to the envelope (the id, enqueued_at and available_at stamps).
+_STAMPS = 256
 
 #: Jobs per progress step of ``runa-runner push --jsonl``.
 BATCH = 500
@@ -74,11 +82,30 @@ def encode_payload(spec: JobSpec, payload: Any) -> tuple[Any, str]:
             raise PayloadInvalid(spec.name, errors) from None
         payload = spec.adapter.dump_python(value, mode="json")
     try:
-        return payload, _encode(payload)  # refused here, before anything is enqueued
-    except (TypeError, ValueError) as exc:
-        raise PayloadInvalid(
-            spec.name, [("", f"payload is not JSON-serialisable: {exc}")]
-        ) from None
+        text = _encode(payload)  # refused here, before anything is enqueued
+    except (TypeError, ValueError, RecursionError) as exc:
+        why = f"nested deeper than {MAX_PAYLOAD_DEPTH} levels" if isinstance(
+            exc, RecursionError) else str(exc)
+        raise PayloadInvalid(spec.name, [("", f"payload is not JSON-serialisable: {why}")]
+                             ) from None
+    problem = unstorable(text)
+    if problem is not None:
+        raise PayloadInvalid(spec.name, [("", f"payload {problem}")])
+    return payload, text
+
+
+def unstorable(text: str, depth: int = MAX_PAYLOAD_DEPTH) -> str | None:
+    """Why JSON ``text`` could not be stored and read back (records.loads would refuse
+    it: not UTF-8, too deep), or None. ASCII text, the common case, costs one scan."""
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from "\ud800"
+            return (f"is not valid UTF-8: lone surrogate {text[exc.start]!r} "
+                    f"at character {exc.start}")
+    if too_deep(text, depth):
+        return f"is nested deeper than {depth} levels"
+    return None
 
 
 def check_options(opts: PushOptions) -> None:
@@ -123,6 +150,10 @@ class Template:
         # The id and payload come before meta and unique, so the first match is theirs.
         head, _, rest = _wire(sample.to_dict()).partition(_wire(_ID_MARK))
         mid, _, tail = rest.partition(_wire(_PAYLOAD_MARK))
+        problem = unstorable(head + mid + tail, MAX_DEPTH)
+        if problem is not None:  # meta or unique key: refused before anything is stored
+            where = problem.partition(" at character")[0]  # a place in the envelope: no help
+            raise ConfigError(f"push of '{spec.name}': meta or unique key {where}")
         return cls(
             spec=spec,
             queue=queue,
@@ -140,13 +171,8 @@ class Template:
     def item(self, payload: Any, text: str) -> PushItem:
         """One job of the batch: ``payload`` validated, ``text`` its JSON."""
         limit = self.queue.max_payload_bytes
-        if limit is not None:
-            size = len(text.encode())
-            if size > limit:
-                raise PayloadInvalid(self.spec.name, [(
-                    "", f"payload is {size} bytes, over queue '{self.queue.name}' limit of "
-                    f"{limit} bytes",
-                )])
+        if limit is not None or len(text) > _SURELY_STORABLE:
+            self._check_size(len(text.encode()), limit)
         job_id = new_id()
         env = Envelope(
             job_id, self.queue.name, self.spec.name, payload, 0, self.max_retries,
@@ -155,6 +181,18 @@ class Template:
         head, mid, tail = self.wire
         wire = f'{head}"{job_id}"{mid}{text}{tail}'
         return PushItem(env, self.delay, self.unique_until, self.unique_for, wire)
+
+    def _check_size(self, size: int, limit: int | None) -> None:
+        if limit is not None and size > limit:
+            raise PayloadInvalid(self.spec.name, [(
+                "", f"payload is {size} bytes, over queue '{self.queue.name}' limit of "
+                f"{limit} bytes",
+            )])
+        # a stored record larger than this is refused when read (records.loads)
+        room = MAX_RECORD_BYTES - len("".join(self.wire).encode()) - _STAMPS
+        if size > room:
+            raise PayloadInvalid(self.spec.name, [(
+                "", f"payload is {size:,} bytes, over the {room:,} bytes a job may hold")])
 
 
 async def push_many(
@@ -194,6 +232,22 @@ def push_blocking(
     for start in range(0, len(items), DRIVER_BATCH):
         ids.extend(blocking(items[start:start + DRIVER_BATCH]))
     return ids
+
+
+def payload_checker(registry: Registry, job: str, opts: PushOptions) -> Callable[[Any], None]:
+    """A check that refuses (PayloadInvalid) what ``push_many(job, [payload], opts)``
+    would refuse, storing nothing: so a bulk push can check every payload first.
+
+    Raises:
+        ConfigError, UnknownName: ``opts`` or ``job`` are refused (before any payload).
+    """
+    registry._freeze_on_use()
+    template = _template(registry, job, opts)
+
+    def check(payload: Any) -> None:
+        template.item(*encode_payload(template.spec, payload))
+
+    return check
 
 
 def _prepare(registry: Registry, job: str, payloads: Sequence[Any],
@@ -236,14 +290,35 @@ def _wrap_push(
     return call
 
 
+def _name(mw: Any) -> str:
+    """``module:qualname``, as a manifest names a middleware."""
+    return f"{getattr(mw, '__module__', '?')}:{getattr(mw, '__qualname__', repr(mw))}"
+
+
 def _bind_push(
     mw: Any, nxt: Callable[[PushItem], Awaitable[str]]
 ) -> Callable[[PushItem], Awaitable[str]]:
     async def call(item: PushItem) -> str:
-        async def call_next(envelope: Envelope) -> str:
-            return await nxt(PushItem(envelope, item.delay, item.unique_until, item.unique_for))
+        passing: list[BaseException] = []  # what the inner layers raised, passed through
 
-        result: str = await mw(item.envelope, call_next)
+        async def call_next(envelope: Envelope) -> str:
+            try:
+                return await nxt(PushItem(envelope, item.delay, item.unique_until,
+                                          item.unique_for))
+            except BaseException as exc:
+                passing.append(exc)
+                raise
+
+        try:
+            result: str = await mw(item.envelope, call_next)
+        except RunaError:
+            raise  # ours (a refused payload, a driver error): it says what it is
+        except Exception as exc:
+            if exc in passing:
+                raise
+            raise PushMiddlewareFailed(
+                f"push middleware '{_name(mw)}' failed: {type(exc).__name__}: {exc}"
+            ) from exc
         return result
 
     return call

@@ -35,6 +35,7 @@ from .base import (
     unique_lock_key,
     wait_any,
 )
+from .bounds import check_items
 
 
 @dataclass(slots=True)
@@ -97,6 +98,7 @@ class MemoryDriver:
     # ---- push -----------------------------------------------------------------
 
     async def push(self, items: Sequence[PushItem]) -> list[str]:
+        check_items("memory", items)  # NaN or 1e400 would corrupt the heaps' order
         now = time.time()
         ids = []
         for item in items:
@@ -315,6 +317,8 @@ class MemoryDriver:
 
     async def fire(self, claim: SlotClaim) -> FireResult:
         """Claim and push with no await in between: atomic on this event loop."""
+        if claim.item is not None:
+            check_items("memory", [claim.item])
         key = (claim.queue, claim.schedule)
         state = self._slots.get(key)
         previous = None if state is None else state.watermark
