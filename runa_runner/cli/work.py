@@ -103,32 +103,33 @@ async def serve(registry: Registry, names: list[str], burst: bool, stopper: Stop
     side = None if scheduler is None else asyncio.create_task(scheduler.run())
     await asyncio.wait([units] if side is None else [units, side],
                        return_when=asyncio.FIRST_COMPLETED)
-    if side is not None and side.done():  # the scheduler failed: stop the units too
-        log.error("scheduler stopped: %s", side.exception())
+    if side is not None and side.done():  # the scheduler died: stop the units too
         await stopper.stop_all()
     _, pending = await units
     if pending:
         await stopper.stop_all()
         await asyncio.wait(pending)
-    if side is not None and scheduler is not None:
-        await stop_scheduler(scheduler, side)
+    died = side is not None and scheduler is not None and await stop_scheduler(scheduler, side)
     for task in tasks:
         task.result()  # raises the first unit's error, if any
     if stopper.exit_code is not None:
         return stopper.exit_code
-    return 1 if any(task.result() for task in tasks) else 0
+    return 1 if died or any(task.result() for task in tasks) else 0
 
 
-async def stop_scheduler(scheduler: Scheduler, running: asyncio.Task[None]) -> None:
+async def stop_scheduler(scheduler: Scheduler, running: asyncio.Task[None]) -> bool:
     """Stop the scheduler after its pass (cancelled if a driver call hangs: each claim is
-    atomic); raise its error, if it failed."""
+    atomic); True, with its traceback logged, if it had died (the process exits 1)."""
     scheduler.stop()
     await asyncio.wait([running], timeout=SCHEDULER_STOP)
     if not running.done():
         running.cancel()
         await asyncio.wait([running])
-    if not running.cancelled():
-        running.result()
+    exc = None if running.cancelled() else running.exception()
+    if exc is not None:
+        log.error("the scheduler died unexpectedly (%s: %s); the workers were stopped",
+                  type(exc).__name__, exc, exc_info=exc)
+    return exc is not None
 
 
 async def run_unit(unit: Unit, burst: bool, stopper: Stopper) -> bool:

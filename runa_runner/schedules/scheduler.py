@@ -129,6 +129,8 @@ class Scheduler:
                 more |= await self._run_one(spec, now)
             except (DriverError, CorruptRecord, PayloadInvalid) as exc:
                 self._failed(spec, now, exc)
+            except Exception as exc:  # a push middleware's bug: this schedule waits, not all
+                self._failed(spec, now, exc, traceback=True)
             else:
                 self._retry.pop(spec.name, None)
                 self._reported.pop(spec.name, None)
@@ -201,7 +203,8 @@ class Scheduler:
             except Exception:  # a broken hook must not stop the schedules
                 log.exception("schedule event hook %r failed", hook)
 
-    def _failed(self, spec: ScheduleSpec, now: float, exc: Exception) -> None:
+    def _failed(self, spec: ScheduleSpec, now: float, exc: Exception, *,
+                traceback: bool = False) -> None:
         _, pause = self._retry.get(spec.name, (now, RETRY_AFTER / 2))
         pause = min(pause * 2, MAX_NAP)
         self._retry[spec.name] = (now + pause, pause)
@@ -209,4 +212,5 @@ class Scheduler:
         if self._reported.get(spec.name) != text:  # once per distinct failure, not per retry
             self._reported[spec.name] = text
             level = logging.WARNING if isinstance(exc, DriverUnavailable) else logging.ERROR
-            log.log(level, "%s (retrying every %gs at most)", text, MAX_NAP)
+            log.log(level, "%s (retrying every %gs at most)", text, MAX_NAP,
+                    exc_info=exc if traceback else None)
