@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from .drivers.base import PushItem, UniqueUntil
 from .errors import ConfigError, PayloadInvalid, PushMiddlewareFailed, RunaError, UnknownName
 from .job import Envelope, new_id
-from .limits import MAX_DEPTH, MAX_PAYLOAD_DEPTH, MAX_RECORD_BYTES
+from .limits import MAX_DEPTH, MAX_PAYLOAD_DEPTH, MAX_RECORD_BYTES, check_setting
 from .records import too_deep
 from .specs import JobSpec, QueueSpec
 
@@ -109,12 +109,14 @@ def unstorable(text: str, depth: int = MAX_PAYLOAD_DEPTH) -> str | None:
 
 
 def check_options(opts: PushOptions) -> None:
-    for name in ("delay", "unique_for", "retry_delay", "timeout"):
+    """Every numeric option in its documented range (limits.py): one ConfigError line."""
+    for name in ("delay", "unique_for", "retry_delay", "timeout", "retry"):
         value = getattr(opts, name)
-        if value is not None and value < 0:
-            raise ConfigError(f"push option {name} must be >= 0, got {value}")
-    if opts.retry is not None and opts.retry < 0:
-        raise ConfigError(f"push option retry must be >= 0, got {opts.retry}")
+        if value is not None:
+            try:
+                check_setting(name, value)
+            except ValueError as exc:
+                raise ConfigError(f"push option {exc}") from None
     if opts.unique_until not in (None, "done", "start"):
         raise ConfigError(f"push option unique_until must be 'done' or 'start', "
                           f"got {opts.unique_until!r}")

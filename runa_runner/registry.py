@@ -20,6 +20,7 @@ from .connections import Connections
 from .drivers.base import Driver, JobRecord, UniqueUntil
 from .errors import ConfigError, RegistryFrozen, UnknownName
 from .handlers import is_async_handler, payload_adapter, payload_type
+from .limits import check_setting
 from .pushing import PushOptions, push_blocking, push_many
 from .schedules.info import ScheduleInfo
 from .schedules.spec import DEFAULT_GRACE, ScheduleSpec
@@ -40,6 +41,25 @@ def default() -> Registry:
 def set_default(registry: Registry) -> None:
     global _current
     _current = registry
+
+
+def check_settings(owner: str, settings: Mapping[str, Any]) -> None:
+    """Every set (not None) number in its documented range (limits.py), else one
+    ConfigError line naming the owner and the setting."""
+    for key, value in settings.items():
+        if value is not None:
+            try:
+                check_setting(key, value)
+            except ValueError as exc:
+                raise ConfigError(f"{owner}: {exc}") from None
+
+
+def check_name(kind: str, name: object, taken: Mapping[str, Any]) -> None:
+    """A name is a non-empty string, declared once."""
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{kind} name must be a non-empty string, got {name!r}")
+    if name in taken:
+        raise ConfigError(f"{kind} '{name}' is already declared")
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
@@ -77,6 +97,8 @@ class Registry:
     def driver(self, name: str, driver: Driver) -> Registry:
         """Register a driver instance under ``name``."""
         self._check_mutable(f"add driver '{name}'")
+        check_name("driver", name, {k: v for k, v in self._drivers.items()
+                                    if k != specs.MEMORY_DRIVER})  # memory may be replaced
         self._drivers[name] = driver
         return self
 
@@ -98,6 +120,10 @@ class Registry:
     ) -> Registry:
         """Declare a queue (seed defaults: workers ``[default]``, retry 0, retry_delay 1s)."""
         self._check_mutable(f"add queue '{name}'")
+        check_name("queue", name, self._queues)
+        check_settings(f"queue '{name}'", {
+            "retry": retry, "retry_delay": retry_delay, "retry_max_delay": retry_max_delay,
+            "timeout": timeout, "retention": retention, "max_payload_bytes": max_payload_bytes})
         self._queues[name] = QueueSpec(
             name=name,
             driver=driver or specs.MEMORY_DRIVER,
@@ -127,10 +153,10 @@ class Registry:
     ) -> Registry:
         """Declare a worker pool (seed defaults: concurrency 1, lease 30s, stop_timeout 30s)."""
         self._check_mutable(f"add worker '{name}'")
-        if concurrency < 1:
-            raise ConfigError(f"worker '{name}': concurrency must be >= 1")
-        if lease <= 0:
-            raise ConfigError(f"worker '{name}': lease must be > 0")
+        check_name("worker", name, self._workers)
+        check_settings(f"worker '{name}'", {
+            "concurrency": concurrency, "poll_interval": poll_interval, "lease": lease,
+            "stop_timeout": stop_timeout})
         self._workers[name] = WorkerSpec(
             name=name,
             concurrency=concurrency,
@@ -169,6 +195,9 @@ class Registry:
 
             return decorate
         self._check_mutable(f"add job '{name}'")
+        check_name("job", name, self._jobs)
+        check_settings(f"job '{name}'", {"retry": retry, "retry_delay": retry_delay,
+                                         "timeout": timeout, "unique_for": unique_for})
         if not callable(handler):
             raise ConfigError(f"job '{name}': handler {handler!r} is not callable")
         ptype = payload_type(handler)

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..drivers.base import Capability
 from ..errors import ConfigError, PayloadInvalid, RunaError
+from ..limits import MAX_RETRY, short
 from ..manifest import PushScope
 from ..pushing import BATCH, PushOptions, payload_checker
 from ..registry import Registry
@@ -61,9 +62,11 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def retries(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return int(text)
+    """argparse type for --retry: a whole number in the documented range (limits.py)."""
+    if text.isascii() and text.isdigit() and len(text) <= 20 and int(text) <= MAX_RETRY:
+        return int(text)
+    raise argparse.ArgumentTypeError(
+        f"expected a whole number between 0 and {MAX_RETRY:,}, got {short(text)}")
 
 
 def meta_item(text: str) -> tuple[str, str]:

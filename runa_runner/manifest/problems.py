@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from ..limits import short
+
 Severity = Literal["error", "warning"]
 
 
@@ -70,7 +72,7 @@ def show(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, int | float):
-        return repr(value)
+        return short(value)  # repr() of an integer of 5,000 digits raises ValueError
     return f"a {type(value).__name__}"
 
 

@@ -88,6 +88,11 @@ BAD = {
                          "'rq' cannot fire schedules exactly once (it lacks the 'schedules' "
                          "capability): put the schedule on a queue of a memory, sqlite or "
                          "redis driver"),
+    "blank_name": ('  " ": {job: page, every: 1m}\n',
+                   f"{LINE}:3: schedules. : a name must not be empty or blank"),
+    "grace_too_long": ('  s: {job: page, every: 1m, grace: 20000d}\n',
+                       f"{LINE}:36: schedules.s.grace: expected a duration of at most 10 years, "
+                       "got '20000d'"),
     "schedules_not_mapping": ('  - s\n', f"{LINE}:3: schedules: expected a mapping, got a list"),
 }
 
