@@ -18,6 +18,7 @@ import time
 
 from .drivers.base import Driver
 from .errors import DriverUnavailable
+from .events import Observer
 from .registry import Registry
 
 log = logging.getLogger("runa_runner.worker")
@@ -38,8 +39,10 @@ def describe_target(driver: Driver) -> str:
 class Outage:
     """Shared by a unit and its settler: ``trouble`` on a failed call, ``recovered`` on success."""
 
-    def __init__(self, worker: str) -> None:
+    def __init__(self, worker: str, events: Observer | None = None) -> None:
         self.worker = worker
+        #: told on_driver_down / on_driver_up, with the lines
+        self.events = events or Observer()
         #: id(driver) -> its label in log lines; drivers not named here get a generic label.
         self._labels: dict[int, str] = {}
         #: id(driver) -> (monotonic time its outage began, whether it worked before).
@@ -67,6 +70,7 @@ class Outage:
         self._down[id(driver)] = (time.monotonic(), not starting)
         log.warning("worker %s: %s unavailable, retrying with backoff: %s",
                     self.worker, self._label(driver), exc)
+        self.events.on_driver_down(self.worker, self._label(driver), exc)
 
     def recovered(self, driver: Driver, began: float) -> None:
         """A call to ``driver`` begun at monotonic ``began`` succeeded."""
@@ -76,6 +80,7 @@ class Outage:
         del self._down[id(driver)]
         log.warning("worker %s: %s available%s", self.worker, self._label(driver),
                     " again" if state[1] else "")
+        self.events.on_driver_up(self.worker, self._label(driver))
 
     def _label(self, driver: Driver) -> str:
         return self._labels.get(id(driver)) or f"driver {describe_target(driver)}"

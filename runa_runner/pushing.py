@@ -5,19 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
-from .drivers.base import PushItem, UniqueUntil
+from .drivers.base import BlockingPush, Driver, PushItem, UniqueUntil
 from .errors import ConfigError, PayloadInvalid, PushMiddlewareFailed, RunaError, UnknownName
+from .events import Observer
 from .job import Envelope, new_id
 from .limits import MAX_DEPTH, MAX_PAYLOAD_DEPTH, MAX_RECORD_BYTES, check_setting
+from .middleware import compose
 from .records import too_deep
-from .specs import JobSpec, QueueSpec
-
-if TYPE_CHECKING:
-    from .registry import Registry
+from .specs import JobSpec, PushMiddleware, QueueSpec
+from .suggest import lookup
 
 #: Payload JSON as drivers write it; built once (json.dumps with options builds one per call).
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
@@ -197,99 +197,115 @@ class Template:
                 "", f"payload is {size:,} bytes, over the {room:,} bytes a job may hold")])
 
 
-async def push_many(
-    registry: Registry, job: str, payloads: Sequence[Any], opts: PushOptions
-) -> list[str]:
-    """Validate all payloads (nothing is enqueued if one is bad), then push in batches."""
-    template, items = _prepare(registry, job, payloads, opts)
-    driver = await registry.open_driver(template.queue.driver)
-    chain = [*registry.push_middleware, *template.queue.middleware]
-    if not chain:
-        ids: list[str] = []
-        for start in range(0, len(items), DRIVER_BATCH):
-            ids.extend(await driver.push(items[start:start + DRIVER_BATCH]))
-        return ids
-
-    async def store(item: PushItem) -> str:
-        return (await driver.push([item]))[0]
-
-    call = _wrap_push(chain, store)
-    return [await call(item) for item in items]
-
-
-def push_blocking(
-    registry: Registry, job: str, payloads: Sequence[Any], opts: PushOptions
-) -> list[str] | None:
-    """``push_many`` in the caller's thread, when the queue's driver can push without an
-    event loop and no push middleware (a coroutine) has to run; else None."""
-    registry._freeze_on_use()
-    template = _template(registry, job, opts)
-    # The optional push_blocking (drivers/base.py), looked up once per push.
-    blocking: Callable[[Sequence[PushItem]], list[str]] | None = getattr(
-        registry.drivers[template.queue.driver], "push_blocking", None)
-    if blocking is None or registry.push_middleware or template.queue.middleware:
-        return None
-    _, items = _prepare(registry, job, payloads, opts)
-    ids: list[str] = []
-    for start in range(0, len(items), DRIVER_BATCH):
-        ids.extend(blocking(items[start:start + DRIVER_BATCH]))
-    return ids
-
-
-def payload_checker(registry: Registry, job: str, opts: PushOptions) -> Callable[[Any], None]:
-    """A check that refuses (PayloadInvalid) what ``push_many(job, [payload], opts)``
-    would refuse, storing nothing: so a bulk push can check every payload first.
-
-    Raises:
-        ConfigError, UnknownName: ``opts`` or ``job`` are refused (before any payload).
-    """
-    registry._freeze_on_use()
-    template = _template(registry, job, opts)
-
-    def check(payload: Any) -> None:
-        template.item(*encode_payload(template.spec, payload))
-
-    return check
-
-
-def _prepare(registry: Registry, job: str, payloads: Sequence[Any],
-             opts: PushOptions) -> tuple[Template, list[PushItem]]:
-    registry._freeze_on_use()
-    template = _template(registry, job, opts)
-    return template, [template.item(*encode_payload(template.spec, p)) for p in payloads]
-
-
-#: Resolved templates kept per registry; options vary (delay, retry), so the cache is bounded.
+#: Resolved templates kept per pusher; options vary (delay, retry), so the cache is bounded.
 TEMPLATE_CACHE = 256
 
-
-def _template(registry: Registry, job: str, opts: PushOptions) -> Template:
-    """The job's template for ``opts``, resolved once per distinct options."""
-    cache = registry._push_templates
-    # A unique key or meta usually differs per push: those are resolved each time.
-    key = (job, opts) if opts.unique is None and opts.meta is None else None
-    found: Template | None = cache.get(key) if key is not None else None
-    if found is not None:
-        return found
-    check_options(opts)
-    spec = registry.job_spec(job)
-    if opts.queue is None and spec.queue not in registry.queues:
-        raise UnknownName(f"job '{job}' has no queue (no queue '{spec.queue}' is declared): "
-                          "push it with queue=...")
-    template = Template.resolve(spec, registry.queue_spec(opts.queue or spec.queue), opts)
-    if key is not None and len(cache) < TEMPLATE_CACHE:
-        cache[key] = template
-    return template
+OpenDriver = Callable[[str], Awaitable[Driver]]
 
 
-def _wrap_push(
-    chain: Sequence[Any], inner: Callable[[PushItem], Awaitable[str]]
-) -> Callable[[PushItem], Awaitable[str]]:
-    """Compose push middleware, outermost first; each sees the envelope and returns the id."""
-    call = inner
-    for mw in reversed(chain):
-        call = _bind_push(mw, call)
-    return call
+class Pusher:
+    """Pushes the jobs of one frozen registry: built at freeze from its specs, drivers
+    and connections, it owns the cache of resolved templates (the specs never change).
+
+    Args:
+        queues, jobs: the frozen specs by name.
+        drivers: the registry's drivers by name (checked once for a blocking push).
+        open_driver: the driver by name, opened on the running event loop.
+        middleware: push middleware for every queue (outermost first).
+        events: told ``on_pushed`` after each store.
+    """
+
+    def __init__(
+        self, queues: Mapping[str, QueueSpec], jobs: Mapping[str, JobSpec],
+        drivers: Mapping[str, Driver], open_driver: OpenDriver,
+        middleware: Sequence[PushMiddleware] = (), events: Observer | None = None,
+    ) -> None:
+        self._queues = queues
+        self._jobs = jobs
+        self._open = open_driver
+        self._middleware = tuple(middleware)
+        #: drivers that can push from sync code without an event loop
+        self._blocking = {name: d for name, d in drivers.items() if isinstance(d, BlockingPush)}
+        self._templates: dict[tuple[str, PushOptions], Template] = {}
+        self._events = events or Observer()
+
+    async def push_many(self, job: str, payloads: Sequence[Any], opts: PushOptions) -> list[str]:
+        """Validate all payloads (nothing is enqueued if one is bad), then push in batches."""
+        template, items = self._prepare(job, payloads, opts)
+        driver = await self._open(template.queue.driver)
+        chain = (*self._middleware, *template.queue.middleware)
+        if chain:
+            ids = [await _through(chain, driver, item) for item in items]
+        else:
+            ids = []
+            for start in range(0, len(items), DRIVER_BATCH):
+                ids.extend(await driver.push(items[start:start + DRIVER_BATCH]))
+        self._events.on_pushed(template.queue.name, template.spec.name, ids)
+        return ids
+
+    def push_blocking(self, job: str, payloads: Sequence[Any],
+                      opts: PushOptions) -> list[str] | None:
+        """``push_many`` in the caller's thread, when the queue's driver can push without
+        an event loop and no push middleware (a coroutine) has to run; else None."""
+        template = self.template(job, opts)
+        blocking = self._blocking.get(template.queue.driver)
+        if blocking is None or self._middleware or template.queue.middleware:
+            return None
+        _, items = self._prepare(job, payloads, opts)
+        ids: list[str] = []
+        for start in range(0, len(items), DRIVER_BATCH):
+            ids.extend(blocking.push_blocking(items[start:start + DRIVER_BATCH]))
+        self._events.on_pushed(template.queue.name, template.spec.name, ids)
+        return ids
+
+    def checker(self, job: str, opts: PushOptions) -> Callable[[Any], None]:
+        """A check that refuses (PayloadInvalid) what ``push_many(job, [payload], opts)``
+        would refuse, storing nothing: so a bulk push can check every payload first.
+
+        Raises:
+            ConfigError, UnknownName: ``opts`` or ``job`` are refused (before any payload).
+        """
+        template = self.template(job, opts)
+
+        def check(payload: Any) -> None:
+            template.item(*encode_payload(template.spec, payload))
+
+        return check
+
+    def _prepare(self, job: str, payloads: Sequence[Any],
+                 opts: PushOptions) -> tuple[Template, list[PushItem]]:
+        template = self.template(job, opts)
+        return template, [template.item(*encode_payload(template.spec, p)) for p in payloads]
+
+    def template(self, job: str, opts: PushOptions) -> Template:
+        """The job's template for ``opts``, resolved once per distinct options."""
+        # A unique key or meta usually differs per push: those are resolved each time.
+        key = (job, opts) if opts.unique is None and opts.meta is None else None
+        found = self._templates.get(key) if key is not None else None
+        if found is not None:
+            return found
+        check_options(opts)
+        spec = lookup(self._jobs, job, "job")
+        if opts.queue is None and spec.queue not in self._queues:
+            raise UnknownName(f"job '{job}' has no queue (no queue '{spec.queue}' is declared): "
+                              "push it with queue=...")
+        template = Template.resolve(spec, lookup(self._queues, opts.queue or spec.queue, "queue"),
+                                    opts)
+        if key is not None and len(self._templates) < TEMPLATE_CACHE:
+            self._templates[key] = template
+        return template
+
+
+async def _through(chain: Sequence[PushMiddleware], driver: Driver, item: PushItem) -> str:
+    """Push one item through the middleware chain; each sees the envelope, returns the id."""
+
+    async def store(envelope: Envelope) -> str:
+        # The envelope may have changed: the driver encodes it again (no pre-built wire).
+        return (await driver.push([PushItem(envelope, item.delay, item.unique_until,
+                                            item.unique_for)]))[0]
+
+    call: Callable[[Envelope], Awaitable[str]] = compose([_guarded(mw) for mw in chain], store)
+    return await call(item.envelope)
 
 
 def _name(mw: Any) -> str:
@@ -297,22 +313,22 @@ def _name(mw: Any) -> str:
     return f"{getattr(mw, '__module__', '?')}:{getattr(mw, '__qualname__', repr(mw))}"
 
 
-def _bind_push(
-    mw: Any, nxt: Callable[[PushItem], Awaitable[str]]
-) -> Callable[[PushItem], Awaitable[str]]:
-    async def call(item: PushItem) -> str:
+def _guarded(mw: PushMiddleware) -> PushMiddleware:
+    """``mw``, its own failures (not ours, not those of the layers it calls) made one
+    PushMiddlewareFailed line naming it."""
+
+    async def guarded(envelope: Any, call_next: Callable[[Any], Awaitable[str]]) -> str:
         passing: list[BaseException] = []  # what the inner layers raised, passed through
 
-        async def call_next(envelope: Envelope) -> str:
+        async def inner(env: Any) -> str:
             try:
-                return await nxt(PushItem(envelope, item.delay, item.unique_until,
-                                          item.unique_for))
+                return await call_next(env)
             except BaseException as exc:
                 passing.append(exc)
                 raise
 
         try:
-            result: str = await mw(item.envelope, call_next)
+            result: str = await mw(envelope, inner)
         except RunaError:
             raise  # ours (a refused payload, a driver error): it says what it is
         except Exception as exc:
@@ -323,4 +339,4 @@ def _bind_push(
             ) from exc
         return result
 
-    return call
+    return guarded

@@ -10,37 +10,49 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import difflib
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from contextvars import ContextVar, Token
 from types import MappingProxyType
 from typing import Any, TypeVar
 
 from . import specs
 from .connections import Connections
-from .drivers.base import Driver, JobRecord, UniqueUntil
+from .drivers.base import Driver, UniqueUntil
 from .errors import ConfigError, RegistryFrozen, UnknownName
+from .events import Observers
 from .handlers import is_async_handler, payload_adapter, payload_type
+from .inspection import Inspector
 from .limits import check_setting
-from .pushing import PushOptions, push_blocking, push_many
+from .pushing import Pusher, PushOptions
 from .schedules.info import ScheduleInfo
 from .schedules.spec import DEFAULT_GRACE, ScheduleSpec
 from .specs import JobInfo, JobSpec, QueueInfo, QueueSpec, WorkerInfo, WorkerSpec
+from .suggest import did_you_mean, lookup
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_current: Registry | None = None
+#: The registry a worker unit runs, per task: handlers and the tasks they start see it.
+_running: ContextVar[Registry | None] = ContextVar("runa_running_registry", default=None)
+#: The last registry frozen in this process (the fallback outside a worker).
+_last_frozen: Registry | None = None
 
 
 def default() -> Registry:
     """The running registry (inside a worker), else the last one frozen in this process."""
-    if _current is None:
+    found = _running.get() or _last_frozen
+    if found is None:
         raise UnknownName("no registry: call rr.load(...) or freeze a Registry first")
-    return _current
+    return found
 
 
-def set_default(registry: Registry) -> None:
-    global _current
-    _current = registry
+def running(registry: Registry) -> Token[Registry | None]:
+    """Make ``registry`` the default of this task and the tasks it starts (a unit's run);
+    ``reset_running(token)`` undoes it."""
+    return _running.set(registry)
+
+
+def reset_running(token: Token[Registry | None]) -> None:
+    _running.reset(token)
 
 
 def check_settings(owner: str, settings: Mapping[str, Any]) -> None:
@@ -62,11 +74,6 @@ def check_name(kind: str, name: object, taken: Mapping[str, Any]) -> None:
         raise ConfigError(f"{kind} '{name}' is already declared")
 
 
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
-
-
 class Registry:
     """Holds what runs: drivers by name, queue/worker/job specs, middleware."""
 
@@ -85,8 +92,10 @@ class Registry:
         self._push_middleware: list[specs.PushMiddleware] = []
         self._run_middleware: list[specs.RunMiddleware] = []
         self._connections = Connections(self._drivers)
-        #: pushing.py's resolved push templates (a frozen registry's specs never change)
-        self._push_templates: dict[Any, Any] = {}
+        #: Run events of this registry's pushes and units (metrics and logs add observers).
+        self.events = Observers()
+        #: Built at freeze, from the frozen specs (see pushing.py).
+        self._pusher: Pusher | None = None
 
     # ---- building ---------------------------------------------------------------
 
@@ -278,8 +287,10 @@ class Registry:
         if problems:
             raise ConfigError("; ".join(problems))
         self._frozen = True
-        self._drivers_view = MappingProxyType(self._drivers)
-        set_default(self)
+        self._pusher = Pusher(self.queues, self.jobs, self.drivers, self.open_driver,
+                              self._push_middleware, self.events)
+        global _last_frozen
+        _last_frozen = self
         return self
 
     def _resolve_schedule_queues(self) -> None:
@@ -349,26 +360,13 @@ class Registry:
                               + did_you_mean(name, self._schedules)) from None
 
     def queue_spec(self, name: str) -> QueueSpec:
-        try:
-            return self._queues[name]
-        except KeyError:
-            raise UnknownName(
-                f"unknown queue '{name}'" + did_you_mean(name, self._queues)
-            ) from None
+        return lookup(self._queues, name, "queue")
 
     def worker_spec(self, name: str) -> WorkerSpec:
-        try:
-            return self._workers[name]
-        except KeyError:
-            raise UnknownName(
-                f"unknown worker '{name}'" + did_you_mean(name, self._workers)
-            ) from None
+        return lookup(self._workers, name, "worker")
 
     def job_spec(self, name: str) -> JobSpec:
-        try:
-            return self._jobs[name]
-        except KeyError:
-            raise UnknownName(f"unknown job '{name}'" + did_you_mean(name, self._jobs)) from None
+        return lookup(self._jobs, name, "job")
 
     def queues_of(self, worker: str) -> list[QueueSpec]:
         """Queues served by ``worker``, in declaration order."""
@@ -400,7 +398,7 @@ class Registry:
         """Close every opened driver (pending pushes are already stored)."""
         await self._connections.close()
 
-    # ---- pushing (implemented in pushing.py) ------------------------------------
+    # ---- pushing (delegated to the Pusher built at freeze) -----------------------
 
     async def push(
         self,
@@ -431,14 +429,13 @@ class Registry:
             unique_for=unique_for, retry=retry, retry_delay=retry_delay,
             timeout=timeout, meta=meta,
         )
-        ids = await push_many(self, job, [payload], opts)
-        return ids[0]
+        return (await self.pusher.push_many(job, [payload], opts))[0]
 
     async def push_many(
         self, job: str, payloads: Iterable[Any], **options: Any
     ) -> list[str]:
         """Validate every payload first, then enqueue them in batches; return the ids."""
-        return await push_many(self, job, list(payloads), PushOptions(**options))
+        return await self.pusher.push_many(job, list(payloads), PushOptions(**options))
 
     def push_sync(self, job: str, payload: Any = None, **options: Any) -> str:
         """``push`` for sync callers, from any thread that is not running an event loop.
@@ -448,51 +445,43 @@ class Registry:
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # no loop in this thread: a driver may push right here
-            ids = push_blocking(self, job, [payload], PushOptions(**options))
+            ids = self.pusher.push_blocking(job, [payload], PushOptions(**options))
             if ids is not None:
                 return ids[0]
         job_id: str = self.run_sync(self.push(job, payload, **options))
         return job_id
 
+    @property
+    def pusher(self) -> Pusher:
+        """What pushes this registry's jobs (using it freezes the registry)."""
+        if self._pusher is None:
+            self.freeze()
+        assert self._pusher is not None
+        return self._pusher
+
     def run_sync(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run a coroutine of this registry from sync code (see ``push_sync``)."""
         return self._connections.run_sync(coro)
 
-    # ---- information ------------------------------------------------------------
+    # ---- information and administration (implemented in inspection.py) ------------
+
+    def inspector(self, *, outside: bool = False) -> Inspector:
+        """The read and admin API over this registry's drivers (see inspection.py); a look
+        freezes the registry, as a push does."""
+        self._freeze_on_use()
+        return Inspector(self, outside=outside)
 
     async def queue_info(self) -> list[QueueInfo]:
-        """Counts per queue (None where the driver cannot count)."""
-        self._freeze_on_use()
-        out = []
-        for q in self._queues.values():
-            driver = await self.open_driver(q.driver)
-            c = await driver.counts(q.name)
-            out.append(QueueInfo(q.name, q.driver, list(q.workers),
-                                 c.pending, c.delayed, c.reserved, c.failed))
-        return out
+        """Counts per queue (None where the driver cannot count or did not answer)."""
+        return await self.inspector().queues()
 
     async def worker_info(self) -> list[WorkerInfo]:
         """Counters per worker pool, summed over its processes, and live instances."""
-        self._freeze_on_use()
-        out = []
-        for w in self._workers.values():
-            driver = await self.open_driver(self.stats_driver_name(w.name))
-            c = await driver.worker_counts(w.name)
-            out.append(WorkerInfo(
-                w.name, [q.name for q in self.queues_of(w.name)], w.concurrency,
-                c.instances, c.processed, c.succeeded, c.failed, c.retried,
-            ))
-        return out
+        return await self.inspector().workers()
 
     async def job_info(self, job_id: str) -> JobInfo | None:
         """The stored job, or None (a succeeded job is deleted, so it is unknown)."""
-        self._freeze_on_use()
-        for q in self._queues.values():
-            driver = await self.open_driver(q.driver)
-            rec = await driver.get(q.name, job_id)
-            if rec is not None:
-                return record_info(rec)
-        return None
+        return await self.inspector().job(job_id)
 
     async def schedule_info(self) -> list[ScheduleInfo]:
         """One row per schedule: its next slot and its last fire (DESIGN §10)."""
@@ -502,31 +491,16 @@ class Registry:
         return await schedule_info(self)
 
     async def failed(self, queue: str, limit: int = 1000, offset: int = 0) -> list[JobInfo]:
-        driver = await self.queue_driver(queue)
-        return [record_info(r) for r in await driver.list_failed(queue, limit, offset)]
+        return await self.inspector().failed(queue, limit, offset)
 
     async def retry_failed(self, queue: str, job_ids: Sequence[str] | None = None) -> int:
-        driver = await self.queue_driver(queue)
-        return await driver.retry_failed(queue, job_ids)
+        return await self.inspector().retry_failed(queue, job_ids)
 
     async def purge_failed(self, queue: str, older_than: float | None = None) -> int:
-        driver = await self.queue_driver(queue)
-        return await driver.purge_failed(queue, older_than)
+        return await self.inspector().purge_failed(queue, older_than)
 
     async def delete(self, queue: str, job_id: str) -> bool:
-        driver = await self.queue_driver(queue)
-        return await driver.delete(queue, job_id)
+        return await self.inspector().delete(queue, job_id)
 
     async def purge(self, queue: str) -> int:
-        driver = await self.queue_driver(queue)
-        return await driver.purge(queue)
-
-
-def record_info(rec: JobRecord) -> JobInfo:
-    env = rec.envelope
-    return JobInfo.with_traceback(
-        rec.traceback,
-        id=env.id, queue=env.queue, job=env.job, state=rec.state, attempts=env.attempt,
-        max_attempts=env.max_attempts, payload=env.payload, meta=dict(env.meta),
-        error=rec.error, enqueued_at=env.enqueued_at, available_at=env.available_at,
-    )
+        return await self.inspector().purge(queue)

@@ -27,6 +27,7 @@ from typing import Any
 from . import registry as registry_module
 from .drivers.base import Capability, Driver, Outcome, Reserved, StatsDelta
 from .errors import DriverError, StopTimedOut, WorkerFailed
+from .events import Counter, JobLog, Observers
 from .execution import Running, execute
 from .outage import Outage, open_when_up
 from .registry import Registry
@@ -41,8 +42,8 @@ HANDLER_THREADS = "runa-handler"
 #: Seconds between instance heartbeats; an instance is dead after HEARTBEAT_TTL.
 HEARTBEAT_EVERY = 5.0
 HEARTBEAT_TTL = 15.0
-#: Longest pause between retries of a driver that keeps failing.
-MAX_BACKOFF = 5.0
+#: Pause after a failed driver call before the next try (a stop ends it early).
+TROUBLE_PAUSE = 1.0
 
 
 class Unit:
@@ -56,7 +57,11 @@ class Unit:
         self.name = worker
         self.queues: tuple[QueueSpec, ...] = tuple(registry.queues_of(worker))
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
-        self.counts = StatsDelta()
+        #: The unit's outcome counts (``counts``), itself an observer of its run events.
+        self._counter = Counter()
+        #: Everything this unit's runs do is told here: its counter, the --verbose lines,
+        #: and the registry's observers (metrics, logs).
+        self.events = Observers([self._counter, JobLog(), *registry.events])
         self._middleware = (*registry.run_middleware, *self.spec.middleware)
         self._inflight: dict[str, Running] = {}
         self._threads: set[asyncio.Future[Any]] = set()
@@ -69,7 +74,7 @@ class Unit:
         self._drivers: dict[str, Driver] = {}
         self._stats_driver: Driver | None = None
         self._settler: Settler | None = None
-        self._outage = Outage(worker)
+        self._outage = Outage(worker, self.events)
         self._side = SideTasks(worker, self.stop_now)
         self._pool: ThreadPoolExecutor | None = None
         #: Sync handler threads a burst stopped waiting for (past their timeout).
@@ -88,7 +93,13 @@ class Unit:
                 burst, sync handler threads past their timeout were abandoned).
             WorkerFailed: a side task died unexpectedly; in-flight jobs were released.
         """
-        registry_module.set_default(self.registry)
+        running = registry_module.running(self.registry)
+        try:
+            await self._run(burst)
+        finally:
+            registry_module.reset_running(running)
+
+    async def _run(self, burst: bool) -> None:
         if self._done.is_set():  # a new run after a finished one; a stop() before the
             self._stopping.clear()  # first run still applies (it returns at once)
         self._done.clear()
@@ -145,7 +156,8 @@ class Unit:
         # cpu + 4 threads, which would cap sync handlers below ``concurrency``).
         self._pool = ThreadPoolExecutor(max_workers=self.spec.concurrency,
                                         thread_name_prefix=HANDLER_THREADS)
-        self._settler = Settler(self._stats_driver, self.name, self._record, self._outage)
+        self._settler = Settler(self._stats_driver, self.name, self._counter, self.events,
+                                self._outage)
         self._side = SideTasks(self.name, self.stop_now)
         self._side.start("heartbeat", self._heartbeat(self._stats_driver))
         self._side.start("renew", self._renew_loop())
@@ -288,7 +300,7 @@ class Unit:
     async def _driver_trouble(self, driver: Driver, exc: DriverError) -> None:
         """One log line per outage, not per failed call; back off while it lasts."""
         self._outage.trouble(driver, exc)
-        await self._pause(min(MAX_BACKOFF, 1.0))
+        await self._pause(TROUBLE_PAUSE)
 
     async def _pause(self, seconds: float) -> None:
         """Sleep ``seconds``, or less if the unit is told to stop meanwhile."""
@@ -305,8 +317,7 @@ class Unit:
     async def _run_one(self, r: Running) -> None:
         env = r.reserved.envelope
         spec = self.registry.jobs.get(env.job)
-        log.debug("job %s %s attempt %d/%d started", env.job, env.id, env.attempt,
-                  env.max_attempts)
+        self.events.on_started(self.name, env)
         try:
             outcome: Outcome | None = await execute(spec, r, self._middleware, self._pool)
         except asyncio.CancelledError:
@@ -319,8 +330,7 @@ class Unit:
             held = True
             if outcome is not None:
                 assert self._settler is not None
-                held = await self._settler.settle(self._drivers[r.queue.name], outcome)
-                log.debug("job %s %s %s", env.job, env.id, outcome.kind)
+                held = await self._settler.settle(self._drivers[r.queue.name], outcome, r)
             if r.reason == "lease" or not held:
                 await self._count_lease_lost(r)
         finally:
@@ -353,23 +363,11 @@ class Unit:
 
         thread.add_done_callback(gone)
 
-    def _record(self, outcome: Outcome, held: bool) -> StatsDelta:
-        """Count an outcome once it is settled (a lost lease counts nothing)."""
-        if not held or outcome.give_back_attempt:
-            return StatsDelta()
-        if outcome.kind == "ack":
-            delta = StatsDelta(succeeded=1)
-        elif outcome.kind == "fail":
-            delta = StatsDelta(failed=1)
-        else:
-            delta = StatsDelta(retried=1)
-        self._add_counts(delta)
-        return delta
-
-    def _add_counts(self, delta: StatsDelta) -> None:
-        c = self.counts
-        self.counts = StatsDelta(c.succeeded + delta.succeeded, c.failed + delta.failed,
-                                 c.retried + delta.retried)
+    @property
+    def counts(self) -> StatsDelta:
+        """Outcomes this unit settled (succeeded, failed, retried; a stop's release and a
+        lost lease count nothing, but a lost last attempt counts failed)."""
+        return self._counter.total
 
     async def _count_lease_lost(self, r: Running) -> None:
         """A run that lost its lease on its last attempt ends in failed ("lease lost"), settled
@@ -377,10 +375,8 @@ class Unit:
         up, unless the driver shows the job went another way (deleted or purged meanwhile)."""
         if not await lease_lost_ends_failed(self._drivers[r.queue.name], r):
             return
-        delta = StatsDelta(failed=1)
-        self._add_counts(delta)
         assert self._settler is not None
-        self._settler.count(delta)
+        self._settler.count(StatsDelta(failed=1))
 
     # ---- leases -------------------------------------------------------------------
 
@@ -400,6 +396,7 @@ class Unit:
                 log.warning("%d run(s) lost their lease (first: job %s %s): cancelling them",
                             len(lost), env.job, env.id)
             for r in lost:
+                self.events.on_lease_lost(self.name, r.reserved.envelope)
                 r.reason = "lease"
                 r.cancelled.set()
                 assert r.task is not None

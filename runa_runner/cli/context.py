@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from ..drivers.base import Capability
 from ..durations import DurationError, parse_duration
 from ..errors import ConfigError
 
@@ -33,6 +34,22 @@ def load(args: argparse.Namespace, *, import_handlers: bool = True,
         return load_registry(path, import_handlers=import_handlers, scope=scope)
     except OSError as exc:  # the loader should say this itself; never show a traceback
         raise ConfigError(f"cannot read manifest {path or 'jobs.yaml'}: {exc.strerror}") from exc
+
+
+def require_cross_process(registry: Registry, queue: str, consequence: str) -> None:
+    """Refuse a queue whose driver lives only in this process (the CLI's own process).
+
+    ``consequence`` ends the message: what would go wrong (``": its failed jobs ..."``).
+
+    Raises:
+        UnknownName: no such queue (with did-you-mean).
+        ConfigError: the queue's driver is in-process.
+    """
+    name = registry.queue_spec(queue).driver
+    driver = registry.drivers[name]
+    if Capability.CROSS_PROCESS not in driver.capabilities:
+        raise ConfigError(
+            f"queue '{queue}' uses the in-process {driver.type_name} driver '{name}'{consequence}")
 
 
 def run_with(registry: Registry, command: Callable[[Registry], Awaitable[T]]) -> T:

@@ -80,7 +80,7 @@ Lines = list[tuple[int, Any]]
 
 
 def read_lines(text: str, check: Callable[[Any], None]) -> Lines:
-    """Every non-blank line's payload, each checked by ``check`` (pushing.payload_checker:
+    """Every non-blank line's payload, each checked by ``check`` (Pusher.checker:
     payload type, encoding, size) before anything is pushed.
 
     Raises:

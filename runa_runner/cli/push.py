@@ -6,11 +6,10 @@ import argparse
 import sys
 from typing import Any
 
-from ..drivers.base import Capability
-from ..errors import ConfigError, PayloadInvalid, RunaError
+from ..errors import PayloadInvalid, RunaError
 from ..limits import MAX_RETRY, short
 from ..manifest import PushScope
-from ..pushing import BATCH, PushOptions, payload_checker
+from ..pushing import BATCH, PushOptions
 from ..registry import Registry
 from . import context
 from .output import one_line
@@ -83,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
                             scope=PushScope(args.job, args.queue, NO_IMPORT_HINT))
     spec = registry.job_spec(args.job)
     queue = args.queue or spec.queue
-    check_cross_process(registry, queue)
+    context.require_cross_process(
+        registry, queue, "; a job pushed from the CLI would vanish with this process. "
+        f"Use a sqlite, redis or amqp driver for queue '{queue}'")
     options = {
         "queue": queue, "delay": args.delay, "unique_until": args.unique_until,
         "unique_for": args.unique_for, "retry": args.retry, "retry_delay": args.retry_delay,
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                 registry, lambda r: r.push(args.job, payload, unique=args.unique, **options))
             print(job_id)
             return 0
-        check = payload_checker(registry, args.job, PushOptions(**options))
+        check = registry.pusher.checker(args.job, PushOptions(**options))
         lines = read_lines(read_source(args.jsonl, "--jsonl"), check)
         for job_id in context.run_with(registry, lambda r: push_lines(r, args.job, lines,
                                                                       options)):
@@ -109,18 +110,6 @@ def run(args: argparse.Namespace) -> int:
         # One line per field (or per line of --jsonl), exactly as the contract shows them.
         print(str(exc), file=sys.stderr)
         return 1
-
-
-def check_cross_process(registry: Registry, queue: str) -> None:
-    """Refuse a queue whose driver lives only in this process: the job would vanish."""
-    driver_name = registry.queue_spec(queue).driver
-    driver = registry.drivers[driver_name]
-    if Capability.CROSS_PROCESS not in driver.capabilities:
-        raise ConfigError(
-            f"queue '{queue}' uses the in-process {driver.type_name} driver '{driver_name}'; "
-            f"a job pushed from the CLI would vanish with this process. "
-            f"Use a sqlite, redis or amqp driver for queue '{queue}'"
-        )
 
 
 async def push_lines(

@@ -15,7 +15,6 @@ from ..schedules.info import schedule_info
 from ..schedules.scheduler import Scheduler
 from ..schedules.spec import ScheduleSpec
 from . import context, output
-from .push import check_cross_process
 
 HEADERS = ("SCHEDULE", "JOB", "QUEUE", "WHEN", "TIMEZONE", "NEXT", "LAST")
 #: Most slots ``schedule next --count`` lists.
@@ -126,7 +125,10 @@ def run_scheduler(args: argparse.Namespace) -> int:
     if not names:
         raise ConfigError("no schedules are declared in the manifest")
     for name in names:
-        check_cross_process(registry, registry.schedule_spec(name).queue)
+        queue = registry.schedule_spec(name).queue
+        context.require_cross_process(
+            registry, queue, "; a job fired from the CLI would vanish with this process. "
+            f"Use a sqlite or redis driver for queue '{queue}'")
     return asyncio.run(serve(registry, Scheduler(registry, names), args.burst))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..drivers import create_driver
+from ..drivers import driver_type
 from ..errors import ConfigError
 from ..registry import Registry
 from .document import Document, KeyPath
@@ -63,7 +63,8 @@ def compile_registry(
     registry = Registry()
     for name, entry in view.drivers.items():
         try:
-            driver = create_driver(entry["type"], driver_config(entry), doc.base_dir)
+            kind = driver_type(entry["type"])
+            driver = kind.factory(driver_config(kind, entry), doc.base_dir)
         except ConfigError as exc:
             raise ConfigError(doc.problem(("drivers", name), str(exc), key=True).format()) from exc
         registry.driver(name, driver)

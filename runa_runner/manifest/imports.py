@@ -108,7 +108,7 @@ def _paths(view: View) -> Iterator[tuple[KeyPath, str, bool]]:
 def import_problems(doc: Document, view: View, scope: PushScope | None = None) -> list[Problem]:
     """Import every handler, middleware (those ``scope`` wants) and driver type; one
     problem per failure."""
-    from ..drivers import create_driver, driver_class
+    from ..drivers import driver_type
 
     add_to_path(app_dir(doc))
     problems = []
@@ -127,8 +127,8 @@ def import_problems(doc: Document, view: View, scope: PushScope | None = None) -
         if not isinstance(kind, str):
             continue
         try:
-            driver_class(kind)
-            create_driver(kind, driver_config(driver), doc.base_dir)  # builds, never connects
+            kind_ = driver_type(kind)
+            kind_.factory(driver_config(kind_, driver), doc.base_dir)  # builds, never connects
         except Exception as exc:  # a broken driver module is reported, not raised
             message = str(exc) if isinstance(exc, ConfigError) else (
                 f"driver type '{kind}' cannot be loaded: {_cause(exc)}")

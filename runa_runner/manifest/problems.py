@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from ..limits import short
+from ..suggest import did_you_mean as did_you_mean  # the manifest checks' import path
 
 Severity = Literal["error", "warning"]
 
@@ -51,12 +51,6 @@ class Problem:
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    match = difflib.get_close_matches(name, [c for c in choices if c != name], n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
 
 
 def show(value: Any) -> str:

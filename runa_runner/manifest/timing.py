@@ -13,7 +13,7 @@ from ..durations import format_duration as fmt
 from ..limits import SHORT_LEASE
 from .document import Document, KeyPath
 from .problems import Problem
-from .view import AMQP_CONSUMER_TIMEOUT, QUEUE_DEFAULTS, View, seconds, whole
+from .view import QUEUE_DEFAULTS, View, seconds, whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +46,8 @@ def check_lease(doc: Document, view: View) -> Iterator[Problem]:
         caps = view.capabilities(driver)
         if caps is None or Capability.RENEW in caps:
             continue
-        if view.driver_type(driver) == "amqp":
-            continue  # no lease: the channel holds a delivery (check_consumer_timeout)
+        if Capability.CONSUMER_TIMEOUT in caps:
+            continue  # no lease: the consumer holds a delivery (check_consumer_timeout)
         for worker in view.queue_workers(t.queue):
             lease = view.worker_setting(worker, "lease")
             if t.seconds > lease:
@@ -116,15 +116,17 @@ def check_retention(doc: Document, view: View) -> Iterator[Problem]:
 def check_consumer_timeout(doc: Document, view: View) -> Iterator[Problem]:
     for t in timeouts(view):
         driver = view.queue_driver(t.queue)
-        if view.driver_type(driver) != "amqp":
+        kind = view.type_of(driver)
+        key = None if kind is None else kind.key("consumer_timeout")
+        if kind is None or key is None or Capability.CONSUMER_TIMEOUT not in kind.capabilities:
             continue
         limit = seconds(view.drivers[driver].get("consumer_timeout"))
-        limit = AMQP_CONSUMER_TIMEOUT if limit is None else limit
+        limit = float(key.default) if limit is None else limit
         if t.seconds > limit:
             yield doc.problem(t.path, (
-                f"timeout {fmt(t.seconds)} exceeds the consumer_timeout {fmt(limit)} of amqp "
-                f"driver '{driver}': RabbitMQ closes the channel of a job running that long"),
-                severity="warning")
+                f"timeout {fmt(t.seconds)} exceeds the consumer_timeout {fmt(limit)} of "
+                f"{kind.name} driver '{driver}': RabbitMQ closes the channel of a job "
+                f"running that long"), severity="warning")
 
 
 def check_short_lease(doc: Document, view: View) -> Iterator[Problem]:

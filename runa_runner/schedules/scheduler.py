@@ -197,11 +197,24 @@ class Scheduler:
                      "(overlap: skip)", spec.name, utc_iso(step.slot), result.job_id)
 
     def _emit(self, event: ScheduleEvent) -> None:
+        self._tell(event)
         for hook in self.hooks:
             try:
                 hook(event)
             except Exception:  # a broken hook must not stop the schedules
                 log.exception("schedule event hook %r failed", hook)
+
+    def _tell(self, event: ScheduleEvent) -> None:
+        """The registry's run events (metrics and logs observe schedules there)."""
+        events = self.registry.events
+        if event.kind == "fired" and event.job_id is not None:
+            spec = self.registry.schedule_spec(event.schedule)
+            events.on_pushed(spec.queue, spec.job, [event.job_id])
+            events.on_schedule_fired(event.schedule, event.slot, event.job_id, event.lateness)
+        elif event.kind == "skipped" and event.job_id is not None:
+            events.on_schedule_skipped(event.schedule, event.slot, event.job_id)
+        elif event.kind == "missed":
+            events.on_schedule_missed(event.schedule, event.slot, event.count)
 
     def _failed(self, spec: ScheduleSpec, now: float, exc: Exception, *,
                 traceback: bool = False) -> None:

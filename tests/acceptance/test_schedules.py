@@ -123,5 +123,5 @@ def test_schedule_run_errors_are_one_line(sched: Project) -> None:
     assert memory.returncode == 1
     assert memory.stderr == (
         "runa-runner: error: queue 'scratch' uses the in-process memory driver 'memory'; a job "
-        "pushed from the CLI would vanish with this process. Use a sqlite, redis or amqp "
-        "driver for queue 'scratch'\n")
+        "fired from the CLI would vanish with this process. Use a sqlite or redis driver for "
+        "queue 'scratch'\n")

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import pytest
 
 import runa_runner as rr
 from runa_runner.drivers.base import Capability, Driver, Outcome, SlotClaim
+from runa_runner.events import Observer
 from runa_runner.schedules.scheduler import ScheduleEvent, Scheduler
 
 from .helpers import QUEUE, item
@@ -232,3 +233,36 @@ async def corrupt(reg: rr.Registry, driver_name: str, schedule: str) -> None:
 
     client = driver._conn().main
     await client.hset(schedule_key(driver.prefix, QUEUE, schedule), "watermark", "garbage")
+
+
+class Heard(Observer):
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def on_pushed(self, queue: str, job: str, ids: Sequence[str]) -> None:
+        self.calls.append(("pushed", queue, job, len(ids)))
+
+    def on_schedule_fired(self, schedule: str, slot: float, job_id: str,
+                          lateness: float) -> None:
+        self.calls.append(("fired", schedule, slot, lateness))
+
+    def on_schedule_skipped(self, schedule: str, slot: float, running: str) -> None:
+        self.calls.append(("skipped", schedule, slot))
+
+    def on_schedule_missed(self, schedule: str, slot: float, count: int) -> None:
+        self.calls.append(("missed", schedule, slot, count))
+
+
+async def test_the_registrys_observers_hear_fires_skips_and_misses(build: Build) -> None:
+    reg = build(overlap="skip")
+    heard = Heard()
+    reg.events.add(heard)
+    await Scheduler(reg).run_pass(1000.0)
+    await Scheduler(reg, clock=lambda: 1012.0).run_pass(1012.0)
+    await Scheduler(reg).run_pass(1021.0)  # the first job still waits: skipped
+    await Scheduler(reg).run_pass(1047.0)  # 1030 and 1040 were missed (grace 5s)
+    assert heard.calls == [
+        ("pushed", QUEUE, "j", 1), ("fired", "s", 1010.0, 2.0),
+        ("skipped", "s", 1020.0),
+        ("missed", "s", 1040.0, 1), ("skipped", "s", 1040.0),
+    ]

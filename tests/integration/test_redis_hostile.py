@@ -358,3 +358,20 @@ async def test_lease_lost_still_applies_to_sound_records(ns: Namespace) -> None:
     await asyncio.sleep(0.1)
     assert (await d.counts(QUEUE)).failed == 1
     assert await failed_error(d, job_id) == LEASE_LOST
+
+
+# ---- the read API's listing reads stored records as untrusted too ---------------------
+
+
+async def test_list_jobs_shows_an_unreadable_pending_record_among_the_good_ones(
+    ns: Namespace,
+) -> None:
+    d = await ns.driver()
+    [good] = await d.push([item("good")])
+    bad = new_id()
+    await store(ns, bad, env=b"\xff\xfe" + body(bad).encode(), enq="soon", avail="never")
+    listed = {r.envelope.id: r for r in await d.list_jobs(QUEUE, "pending", 10)}
+    assert set(listed) == {good, bad}
+    assert listed[bad].envelope.job == UNREADABLE
+    assert listed[good].envelope.payload == "good"
+    assert await d.oldest_due(QUEUE) is not None

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import runa_runner as rr
-from runa_runner.drivers import driver_class, driver_types
+from runa_runner.drivers import driver_type, driver_types
 from runa_runner.errors import MissingExtra
 from runa_runner.manifest import check_manifest, load_registry
 
@@ -106,7 +106,7 @@ def test_a_missing_extra_names_the_pip_install_line(monkeypatch: pytest.MonkeyPa
     monkeypatch.setitem(sys.modules, "redis", None)  # "import redis" now fails
 
     with pytest.raises(MissingExtra) as caught:
-        driver_class("redis")
+        driver_type("redis")
 
     assert "pip install 'runa-runner[redis]'" in str(caught.value)
     assert str(caught.value).startswith("driver type 'redis' needs an optional dependency")

@@ -26,9 +26,11 @@ from ...redaction import redact, secrets
 from ..base import (
     ALL_CAPABILITIES,
     LEASE_LOST,
+    ConfigKey,
     DriverInfo,
     FireResult,
     JobRecord,
+    ListState,
     Outcome,
     PushItem,
     QueueCounts,
@@ -37,6 +39,7 @@ from ..base import (
     SlotState,
     StatsDelta,
     WorkerCounts,
+    id_time,
 )
 from . import records, scripts, slots
 from .connection import Client, Settings, SyncClient, translated
@@ -67,6 +70,17 @@ class _Clients:
         for client in (self.main, self.blocking):
             if client is not None:
                 await client.aclose()
+
+
+#: The manifest keys of a ``redis`` driver.
+CONFIG = (
+    ConfigKey("url", "string", "redis://127.0.0.1:6379/0"),
+    ConfigKey("prefix", "string", "runa:queue:"),
+    ConfigKey("cluster", "boolean", False),
+    ConfigKey("pool_size", "integer"),
+    ConfigKey("socket_timeout", "duration"),
+    ConfigKey("socket_connect_timeout", "duration"),
+)
 
 
 class RedisDriver:
@@ -102,8 +116,7 @@ class RedisDriver:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], base_dir: Path) -> RedisDriver:
         """Build from a manifest's driver keys (durations already in seconds)."""
-        known = {"type", "url", "prefix", "cluster", "pool_size", "socket_timeout",
-                 "socket_connect_timeout"}
+        known = {"type", *(key.name for key in CONFIG)}
         unknown = sorted(k for k in config if k not in known and not k.startswith("x-"))
         if unknown:
             raise ConfigError(f"redis driver: unknown key(s) {', '.join(unknown)}")
@@ -289,6 +302,21 @@ class RedisDriver:
         raw = await self._run(
             scripts.list_failed(queue_keys(self.prefix, queue), max(offset, 0), limit))
         return records.failed(queue, raw)
+
+    async def list_jobs(
+        self, queue: str, state: ListState, limit: int, after: str | None = None
+    ) -> list[JobRecord]:
+        if limit <= 0:
+            return []
+        made = float("inf") if after is None else id_time(after)
+        cursor = after if after is not None and made != float("inf") else ""
+        raw = await self._run(scripts.list_jobs(queue_keys(self.prefix, queue), state, limit,
+                                                cursor, 0.0 if cursor == "" else made))
+        return records.listed(queue, state, raw)
+
+    async def oldest_due(self, queue: str) -> float | None:
+        due: float | None = await self._run(scripts.oldest_due(queue_keys(self.prefix, queue)))
+        return due
 
     async def retry_failed(self, queue: str, job_ids: Sequence[str] | None) -> int:
         k = queue_keys(self.prefix, queue)

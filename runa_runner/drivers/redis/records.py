@@ -140,3 +140,15 @@ def failed(queue: str, raw: Sequence[Any]) -> list[JobRecord]:
                              _opt_text(err), _opt_text(tb),
                              None if fat is None else _seconds(fat)))
     return out
+
+
+def listed(queue: str, state: JobState, raw: Sequence[Any]) -> list[JobRecord]:
+    """Reply of list_jobs.lua (the shape of list_failed.lua's) as ``state`` records; an
+    unreadable record lists as such (never raises)."""
+    if state == "failed":
+        return failed(queue, raw)
+    out = []
+    for i in range(0, len(raw), 8):
+        job_id, env, attempt, enq, avail, _err, _tb, _fat = raw[i:i + 8]
+        out.append(JobRecord(shown(queue, text(job_id), env, attempt, enq, avail), state))
+    return out

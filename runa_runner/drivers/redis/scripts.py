@@ -207,6 +207,8 @@ NEXT_DUE = _load("next_due")
 HEARTBEAT = _load("heartbeat")
 WORKER_COUNTS = _load("worker_counts")
 ADD_STATS = _load("add_stats")
+LIST_JOBS = _load("list_jobs")
+OLDEST_DUE = _load("oldest_due")
 
 
 def push(k: QueueKeys, items: Sequence[PushItem]) -> Call[list[str]]:
@@ -291,6 +293,22 @@ def counts(k: QueueKeys, lease_lost: str) -> Call[list[int]]:
 def list_failed(k: QueueKeys, offset: int, limit: int) -> Call[list[Any]]:
     """A page of failed jobs, oldest failure first; reply (bytes) as in list_failed.lua."""
     return Call(LIST_FAILED, (k.failed, k.job), (offset, limit), list, raw=True)
+
+
+def list_jobs(k: QueueKeys, state: str, limit: int, after: str, made: float) -> Call[list[Any]]:
+    """A page of ``state`` newest first after the cursor ``after``; reply (bytes) as in
+    list_jobs.lua."""
+    zset = k.failed if state == "failed" else k.ready
+    return Call(LIST_JOBS, (zset, k.job), (state, limit, after, repr(made)), list, raw=True)
+
+
+def oldest_due(k: QueueKeys) -> Call[float | None]:
+    """available_at of the oldest due job, or None."""
+    return Call(OLDEST_DUE, (k.ready,), (), _maybe_float)
+
+
+def _maybe_float(raw: Any) -> float | None:
+    return None if raw is None else float(raw)
 
 
 def retry_failed(k: QueueKeys, batch: int, job_ids: Sequence[str]) -> Call[int]:

@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...records import CorruptRecord, unreadable_envelope
-from ..base import JobRecord, JobState, QueueCounts, StatsDelta, WorkerCounts
+from ..base import (
+    JobRecord,
+    JobState,
+    ListState,
+    QueueCounts,
+    StatsDelta,
+    WorkerCounts,
+    id_time,
+)
 from . import rows
 from .moves import recover_lapsed
 from .queries import Q
@@ -69,6 +77,36 @@ def counts(conn: sqlite3.Connection, queue: str) -> QueueCounts:
         reserved=by_state.get("reserved", (0, 0))[0],
         failed=by_state.get("failed", (0, 0))[0],
     )
+
+
+#: list_jobs' statement per listed state.
+LISTING = {"pending": "list_pending", "delayed": "list_delayed", "failed": "list_failed_newest"}
+
+
+def list_jobs(conn: sqlite3.Connection, queue: str, state: ListState, limit: int,
+              after: str | None) -> list[JobRecord]:
+    """A page of ``state`` newest first, by index range from the cursor (never an offset)."""
+    now = time.time()
+    when, last = (float("inf"), "") if after is None else (
+        cursor_time(conn, queue, state, after), after)
+    rows = conn.execute(Q[LISTING[state]], (queue, now, when, last, max(limit, 0)))
+    return [record(r, now) for r in rows]
+
+
+def cursor_time(conn: sqlite3.Connection, queue: str, state: ListState, job_id: str) -> float:
+    """The ordering time of the cursor's job in ``state``, or the time its id was made."""
+    row = conn.execute(Q["cursor_row"], (queue, job_id)).fetchone()
+    if row is not None and (row[0] == "failed") == (state == "failed"):
+        value = row[2] if state == "failed" else row[1]
+        if isinstance(value, int | float):  # a stored row is untrusted
+            return float(value)
+    return id_time(job_id)
+
+
+def oldest_due(conn: sqlite3.Connection, queue: str) -> float | None:
+    row = conn.execute(Q["oldest_due"], (queue, time.time())).fetchone()
+    due = None if row is None else row[0]
+    return float(due) if isinstance(due, int | float) else None  # a stored row is untrusted
 
 
 def list_failed(conn: sqlite3.Connection, queue: str, limit: int, offset: int) -> list[JobRecord]:

@@ -28,6 +28,7 @@ from ..base import (
     DriverInfo,
     FireResult,
     JobRecord,
+    ListState,
     Outcome,
     PushItem,
     QueueCounts,
@@ -213,6 +214,14 @@ class SQLiteDriver:
 
     async def list_failed(self, queue: str, limit: int = 100, offset: int = 0) -> list[JobRecord]:
         return await self._read(admin.list_failed, queue, limit, offset)
+
+    async def list_jobs(
+        self, queue: str, state: ListState, limit: int, after: str | None = None
+    ) -> list[JobRecord]:
+        return await self._read(admin.list_jobs, queue, state, limit, after)
+
+    async def oldest_due(self, queue: str) -> float | None:
+        return await self._read(admin.oldest_due, queue)
 
     async def retry_failed(self, queue: str, job_ids: Sequence[str] | None) -> int:
         ids = None if job_ids is None else list(job_ids)

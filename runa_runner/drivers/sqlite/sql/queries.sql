@@ -207,3 +207,35 @@ DELETE FROM instances WHERE worker = ?1 AND instance = ?2;
 -- (queue) -> earliest available_at of a waiting job, earliest lease deadline
 SELECT (SELECT min(available_at) FROM jobs WHERE queue = ?1 AND state = 'pending'),
        (SELECT min(lease_until) FROM jobs WHERE queue = ?1 AND state = 'reserved');
+
+-- name: list_pending
+-- (queue, now, cursor time, cursor id, limit): due jobs, latest due first (jobs_due index)
+SELECT id, queue, job, state, envelope, attempt, available_at, error, traceback, failed_at
+  FROM jobs WHERE queue = ?1 AND state = 'pending' AND available_at <= ?2
+   AND (available_at, id) < (?3, ?4)
+ ORDER BY available_at DESC, id DESC
+ LIMIT ?5;
+
+-- name: list_delayed
+-- (queue, now, cursor time, cursor id, limit): jobs not due yet, latest due first
+SELECT id, queue, job, state, envelope, attempt, available_at, error, traceback, failed_at
+  FROM jobs WHERE queue = ?1 AND state = 'pending' AND available_at > ?2
+   AND (available_at, id) < (?3, ?4)
+ ORDER BY available_at DESC, id DESC
+ LIMIT ?5;
+
+-- name: list_failed_newest
+-- (queue, now (unused), cursor time, cursor id, limit): latest failure first (jobs_failed index)
+SELECT id, queue, job, state, envelope, attempt, available_at, error, traceback, failed_at
+  FROM jobs WHERE queue = ?1 AND state = 'failed'
+   AND (failed_at, id) < (?3, ?4)
+ ORDER BY failed_at DESC, id DESC
+ LIMIT ?5;
+
+-- name: cursor_row
+-- (queue, id) -> state, available_at, failed_at of a list_jobs cursor
+SELECT state, available_at, failed_at FROM jobs WHERE id = ?2 AND queue = ?1;
+
+-- name: oldest_due
+-- (queue, now) -> the earliest available_at of a due job, or NULL
+SELECT min(available_at) FROM jobs WHERE queue = ?1 AND state = 'pending' AND available_at <= ?2;
