@@ -488,7 +488,8 @@ class Registry:
         from .schedules.info import schedule_info
 
         self._freeze_on_use()
-        return await schedule_info(self)
+        return await schedule_info(self._schedules, self._queues, self._drivers,
+                                   self.open_driver)
 
     async def failed(self, queue: str, limit: int = 1000, offset: int = 0) -> list[JobInfo]:
         return await self.inspector().failed(queue, limit, offset)

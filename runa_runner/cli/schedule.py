@@ -72,7 +72,8 @@ def iso_time(text: str) -> datetime:
 def run_list(args: argparse.Namespace) -> int:
     registry = context.load(args, import_handlers=False)
     down: dict[str, str] = {}
-    rows = context.run_with(registry, lambda r: schedule_info(r, down=down))
+    rows = context.run_with(registry, lambda r: schedule_info(
+        r.schedules, r.queues, r.drivers, r.open_driver, down=down))
     output.warn_unreachable(down)
     if args.json:
         output.print_json([row.to_dict() for row in rows])

@@ -3,17 +3,18 @@ atomic fire (drivers/base.py SlotStore), wrapped by the push middleware."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from ..drivers.base import Capability, Driver, FireResult, PushItem, SlotClaim, SlotStore
 from ..errors import Unsupported
 from ..pushing import PushOptions, Template, encode_payload
+from ..specs import JobSpec, PushMiddleware, QueueSpec
 from .plan import Step
 from .spec import ScheduleSpec, utc_iso
 
 if TYPE_CHECKING:
     from ..job import Envelope
-    from ..registry import Registry
 
 
 def slot_store(driver: Driver, name: str) -> SlotStore:
@@ -24,26 +25,23 @@ def slot_store(driver: Driver, name: str) -> SlotStore:
     return driver
 
 
-def build_item(registry: Registry, spec: ScheduleSpec, slot: float) -> PushItem:
+def build_item(job: JobSpec, queue: QueueSpec, spec: ScheduleSpec, slot: float) -> PushItem:
     """The job for ``slot``: meta is queue, job, then schedule/scheduled_for, then the
     schedule's own meta; the payload is the schedule's (``{}`` when absent)."""
     meta = {"schedule": spec.name, "scheduled_for": utc_iso(slot), **spec.meta}
-    job = registry.job_spec(spec.job)
-    template = Template.resolve(job, registry.queue_spec(spec.queue),
-                                PushOptions(queue=spec.queue, meta=meta))
+    template = Template.resolve(job, queue, PushOptions(queue=spec.queue, meta=meta))
     payload = {} if spec.payload is None else spec.payload
     return template.item(*encode_payload(job, payload))
 
 
-async def fire_step(registry: Registry, store: SlotStore, spec: ScheduleSpec,
-                    step: Step) -> FireResult:
-    """Claim ``step.slot``; when it pushes, through the registry's and queue's push
-    middleware (the innermost call is the atomic fire)."""
+async def fire_step(store: SlotStore, spec: ScheduleSpec, step: Step, job: JobSpec,
+                    queue: QueueSpec, chain: Sequence[PushMiddleware]) -> FireResult:
+    """Claim ``step.slot``; when it pushes, through ``chain`` (the registry's and the
+    queue's push middleware; the innermost call is the atomic fire)."""
     skip = spec.overlap == "skip"
     if not step.push:
         return await store.fire(SlotClaim(spec.queue, spec.name, step.slot, None, skip))
-    item = build_item(registry, spec, step.slot)
-    chain = [*registry.push_middleware, *registry.queue_spec(spec.queue).middleware]
+    item = build_item(job, queue, spec, step.slot)
     if not chain:
         return await store.fire(SlotClaim(spec.queue, spec.name, step.slot, item, skip))
     results: list[FireResult] = []

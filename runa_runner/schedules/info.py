@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..drivers.base import Capability
+from ..drivers.base import Capability, Driver
 from ..errors import DriverUnavailable
+from ..specs import QueueSpec
 from .firing import slot_store
 from .spec import ScheduleSpec
 
-if TYPE_CHECKING:
-    from ..registry import Registry
+OpenDriver = Callable[[str], Awaitable[Driver]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,26 +34,33 @@ class ScheduleInfo:
         return asdict(self)
 
 
-async def schedule_info(registry: Registry, *, now: float | None = None,
-                        down: dict[str, str] | None = None) -> list[ScheduleInfo]:
+async def schedule_info(
+    schedules: Mapping[str, ScheduleSpec], queues: Mapping[str, QueueSpec],
+    drivers: Mapping[str, Driver], open_driver: OpenDriver, *, now: float | None = None,
+    down: dict[str, str] | None = None,
+) -> list[ScheduleInfo]:
     """Every schedule's row. With ``down`` given, a driver that cannot be reached is
-    recorded there (name -> reason) and its rows show no last fire, instead of raising."""
+    recorded there (name -> reason) and its rows show no last fire, instead of raising;
+    an in-process driver's rows too (another process's state is not here)."""
     now = time.time() if now is None else now
-    return [await _row(registry, s, now, down) for s in registry.schedules.values()]
+    rows = []
+    for s in schedules.values():
+        name = queues[s.queue].driver
+        local = Capability.CROSS_PROCESS not in drivers[name].capabilities
+        ask = None if down is not None and (name in down or local) else open_driver
+        rows.append(await _row(s, name, ask, now, down))
+    return rows
 
 
-async def _row(registry: Registry, s: ScheduleSpec, now: float,
+async def _row(s: ScheduleSpec, name: str, open_driver: OpenDriver | None, now: float,
                down: dict[str, str] | None) -> ScheduleInfo:
     upcoming = s.calendar.next_after(now)
     row = ScheduleInfo(s.name, s.job, s.queue, s.when, s.timezone,
                        None if upcoming is None else s.local(upcoming), None, None)
-    name = registry.queue_spec(s.queue).driver
-    if down is not None and (name in down or Capability.CROSS_PROCESS
-                             not in registry.drivers[name].capabilities):
-        return row  # unreachable, or in-process (another process's state is not here)
+    if open_driver is None:
+        return row
     try:
-        state = await slot_store(await registry.open_driver(name), name).slot_state(
-            s.queue, s.name)
+        state = await slot_store(await open_driver(name), name).slot_state(s.queue, s.name)
     except DriverUnavailable as exc:
         if down is None:
             raise

@@ -147,10 +147,12 @@ class Scheduler:
 
     async def _run_one(self, spec: ScheduleSpec, now: float) -> bool:
         store = await self._store(spec)
+        job, queue = self.registry.job_spec(spec.job), self.registry.queue_spec(spec.queue)
+        chain = [*self.registry.push_middleware, *queue.middleware]
         state = await store.slot_state(spec.queue, spec.name)
         steps = plan(spec, state, now)
         for step in steps:
-            result = await fire_step(self.registry, store, spec, step)
+            result = await fire_step(store, spec, step, job, queue, chain)
             self._report(spec, step, result, state is None)
             self._mark(spec, step.slot)
         if not steps:
