@@ -40,6 +40,7 @@ class Namespace:
     uid: str
     #: AMQP exchange; each test gets its own unless it shares one on purpose.
     exchange: str = ""
+    postgres_url: str = ""
 
     def __post_init__(self) -> None:
         self.exchange = self.exchange or f"t{self.uid[:8]}"
@@ -47,13 +48,19 @@ class Namespace:
     def sibling(self) -> Namespace:
         """Another namespace on the same servers (and AMQP exchange), with its own prefix."""
         return Namespace(self.driver_name, self.driver_class, self.tmp_path / "sibling",
-                         self.redis_url, self.amqp_url, uuid.uuid4().hex, self.exchange)
+                         self.redis_url, self.amqp_url, uuid.uuid4().hex, self.exchange,
+                         self.postgres_url)
 
     @property
     def prefix(self) -> str:
         if self.driver_name == "redis":
             return f"t:{self.uid}:"
         return f"t{self.uid[:8]}."
+
+    @property
+    def schema(self) -> str:
+        """The PostgreSQL schema of this namespace (dropped after the test)."""
+        return f"runa_t_{self.uid[:12]}"
 
     def build(self) -> Driver:
         cls = self.driver_class
@@ -64,6 +71,8 @@ class Namespace:
             drv = cls(self.redis_url, prefix=self.prefix)
         elif self.driver_name == "amqp":
             drv = cls(self.amqp_url, prefix=self.prefix, exchange=self.exchange)
+        elif self.driver_name == "postgres":
+            drv = cls(self.postgres_url, schema=self.schema)
         else:
             drv = cls()
         return drv
@@ -86,6 +95,17 @@ async def cleanup_namespace(ns: Namespace, made: Sequence[Driver]) -> None:
         await _drop_redis_keys(ns)
     elif ns.driver_name == "amqp":
         await _drop_amqp_queues(ns)
+    elif ns.driver_name == "postgres":
+        await drop_postgres_schema(ns.postgres_url, ns.schema)
+
+
+async def drop_postgres_schema(url: str, schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+            sql.Identifier(schema)))
 
 
 async def _drop_redis_keys(ns: Namespace) -> None:
