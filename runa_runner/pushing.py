@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -158,42 +159,63 @@ class Template:
 
 
 async def push_many(
-    registry: Registry, job: str, payloads: Sequence[Any], opts: PushOptions
+    registry: Registry, job: str, payloads: Sequence[Any], opts: PushOptions,
+    connection: Any = None,
 ) -> list[str]:
-    """Validate all payloads (nothing is enqueued if one is bad), then push in batches."""
+    """Validate all payloads (nothing is enqueued if one is bad), then push in batches.
+
+    ``connection`` (a database connection of the caller) makes the driver write inside
+    the caller's transaction; only drivers whose ``push`` takes it accept one.
+    """
     template, items = _prepare(registry, job, payloads, opts)
     driver = await registry.open_driver(template.queue.driver)
+    extra = _on_connection(driver, template.queue, connection)
     chain = [*registry.push_middleware, *template.queue.middleware]
     if not chain:
         ids: list[str] = []
         for start in range(0, len(items), DRIVER_BATCH):
-            ids.extend(await driver.push(items[start:start + DRIVER_BATCH]))
+            ids.extend(await driver.push(items[start:start + DRIVER_BATCH], **extra))
         return ids
 
     async def store(item: PushItem) -> str:
-        return (await driver.push([item]))[0]
+        return (await driver.push([item], **extra))[0]
 
     call = _wrap_push(chain, store)
     return [await call(item) for item in items]
 
 
 def push_blocking(
-    registry: Registry, job: str, payloads: Sequence[Any], opts: PushOptions
+    registry: Registry, job: str, payloads: Sequence[Any], opts: PushOptions,
+    connection: Any = None,
 ) -> list[str] | None:
     """``push_many`` in the caller's thread, when the queue's driver can push without an
     event loop and no push middleware (a coroutine) has to run; else None."""
     registry._freeze_on_use()
     template = _template(registry, job, opts)
+    driver = registry.drivers[template.queue.driver]
     # The optional push_blocking (drivers/base.py), looked up once per push.
-    blocking: Callable[[Sequence[PushItem]], list[str]] | None = getattr(
-        registry.drivers[template.queue.driver], "push_blocking", None)
+    blocking: Callable[..., list[str]] | None = getattr(driver, "push_blocking", None)
     if blocking is None or registry.push_middleware or template.queue.middleware:
         return None
+    extra = _on_connection(driver, template.queue, connection)
     _, items = _prepare(registry, job, payloads, opts)
     ids: list[str] = []
     for start in range(0, len(items), DRIVER_BATCH):
-        ids.extend(blocking(items[start:start + DRIVER_BATCH]))
+        ids.extend(blocking(items[start:start + DRIVER_BATCH], **extra))
     return ids
+
+
+def _on_connection(driver: Any, queue: QueueSpec, connection: Any) -> dict[str, Any]:
+    """The keyword that hands ``connection`` to the driver's push, or a ConfigError
+    naming the queue when its driver cannot write inside a caller's transaction."""
+    if connection is None:
+        return {}
+    if "connection" not in inspect.signature(driver.push).parameters:
+        raise ConfigError(
+            f"queue '{queue.name}' uses driver '{queue.driver}' (type {driver.type_name}), "
+            "which cannot push inside the caller's transaction: connection= needs a "
+            "postgres driver")
+    return {"connection": connection}
 
 
 def _prepare(registry: Registry, job: str, payloads: Sequence[Any],

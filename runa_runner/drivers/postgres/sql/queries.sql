@@ -19,13 +19,13 @@ lapsed AS (
 requeued AS (
     UPDATE {schema}.jobs j
        SET state = 'pending', token = NULL, lease_until = NULL, available_at = clock.now
-      FROM lapsed, clock
-     WHERE j.id = lapsed.id AND NOT lapsed.last
+      FROM clock
+     WHERE j.id = ANY(ARRAY(SELECT id FROM lapsed WHERE NOT last))
     RETURNING j.id
 ),
 dead AS (
-    DELETE FROM {schema}.jobs j USING lapsed
-     WHERE j.id = lapsed.id AND lapsed.last
+    DELETE FROM {schema}.jobs j
+     WHERE j.id = ANY(ARRAY(SELECT id FROM lapsed WHERE last))
     RETURNING j.id, j.queue, j.envelope, j.enqueued_at, j.available_at, j.attempt,
               j.max_attempts, j.unique_lock
 ),
@@ -39,8 +39,9 @@ buried AS (
     RETURNING id
 ),
 unlocked AS (
-    DELETE FROM {schema}.unique_locks u USING dead d
-     WHERE u.key = d.unique_lock AND u.job_id = d.id
+    DELETE FROM {schema}.unique_locks u
+     WHERE u.key = ANY(ARRAY(SELECT unique_lock FROM dead))
+       AND u.job_id = ANY(ARRAY(SELECT id FROM dead))
     RETURNING u.key
 )
 
@@ -61,8 +62,9 @@ SELECT (SELECT count(*) FROM requeued) + (SELECT count(*) FROM buried)
        FOR UPDATE SKIP LOCKED
 ),
 started AS (
-    DELETE FROM {schema}.unique_locks u USING picked p
-     WHERE p.unique_until = 'start' AND u.key = p.unique_lock AND u.job_id = p.id
+    DELETE FROM {schema}.unique_locks u
+     WHERE u.key = ANY(ARRAY(SELECT unique_lock FROM picked WHERE unique_until = 'start'))
+       AND u.job_id = ANY(ARRAY(SELECT id FROM picked WHERE unique_until = 'start'))
     RETURNING u.key
 ),
 taken AS (
@@ -71,7 +73,7 @@ taken AS (
            attempt = j.attempt + 1,
            unique_lock = CASE WHEN p.unique_until = 'start' THEN NULL ELSE p.unique_lock END
       FROM picked p, clock
-     WHERE j.id = p.id
+     WHERE j.id = p.id AND j.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING j.id, j.envelope, j.attempt, j.enqueued_at, j.available_at, j.lease_until
 )
 SELECT id, envelope, attempt, enqueued_at, available_at, lease_until FROM taken
@@ -85,13 +87,15 @@ WITH bad AS (
 ),
 gone AS (
     DELETE FROM {schema}.jobs j USING bad
-     WHERE j.id = bad.id AND j.token = bad.token AND j.state = 'reserved'
+     WHERE j.id = bad.id AND j.id = ANY(%(ids)s::text[]) AND j.token = bad.token
+       AND j.state = 'reserved'
     RETURNING j.id, j.queue, j.envelope, j.enqueued_at, j.available_at, j.attempt,
               j.max_attempts, j.unique_lock, bad.error, bad.traceback
 ),
 unlocked AS (
-    DELETE FROM {schema}.unique_locks u USING gone g
-     WHERE u.key = g.unique_lock AND u.job_id = g.id
+    DELETE FROM {schema}.unique_locks u
+     WHERE u.key = ANY(ARRAY(SELECT unique_lock FROM gone))
+       AND u.job_id = ANY(ARRAY(SELECT id FROM gone))
     RETURNING u.key
 )
 INSERT INTO {schema}.failed (id, queue, envelope, enqueued_at, available_at, attempt,
@@ -174,13 +178,14 @@ o AS (
 held AS (
     SELECT j.id, j.unique_lock, o.kind, o.delay, o.give_back, o.error, o.traceback
       FROM {schema}.jobs j JOIN o ON j.id = o.id
-     WHERE j.queue = o.queue AND j.token = o.token AND j.state = 'reserved'
+     WHERE j.id = ANY(%(ids)s::text[])
+       AND j.queue = o.queue AND j.token = o.token AND j.state = 'reserved'
        AND j.lease_until > (SELECT now FROM clock)
        FOR UPDATE OF j
 ),
 acked AS (
-    DELETE FROM {schema}.jobs j USING held h
-     WHERE j.id = h.id AND h.kind = 'ack'
+    DELETE FROM {schema}.jobs j
+     WHERE j.id = ANY(ARRAY(SELECT id FROM held WHERE kind = 'ack'))
     RETURNING j.id
 ),
 released AS (
@@ -189,12 +194,12 @@ released AS (
            available_at = clock.now + h.delay, attempt = greatest(j.attempt - h.give_back, 0),
            error = h.error
       FROM held h, clock
-     WHERE j.id = h.id AND h.kind = 'release'
+     WHERE j.id = h.id AND j.id = ANY(ARRAY(SELECT id FROM held WHERE kind = 'release'))
     RETURNING j.id, j.queue
 ),
 dead AS (
     DELETE FROM {schema}.jobs j USING held h
-     WHERE j.id = h.id AND h.kind = 'fail'
+     WHERE j.id = h.id AND j.id = ANY(ARRAY(SELECT id FROM held WHERE kind = 'fail'))
     RETURNING j.id, j.queue, j.envelope, j.enqueued_at, j.available_at, j.attempt,
               j.max_attempts, h.error, h.traceback
 ),
@@ -208,8 +213,9 @@ buried AS (
     RETURNING id
 ),
 unlocked AS (
-    DELETE FROM {schema}.unique_locks u USING held h
-     WHERE h.kind IN ('ack', 'fail') AND u.key = h.unique_lock AND u.job_id = h.id
+    DELETE FROM {schema}.unique_locks u
+     WHERE u.key = ANY(ARRAY(SELECT unique_lock FROM held WHERE kind IN ('ack', 'fail')))
+       AND u.job_id = ANY(ARRAY(SELECT id FROM held WHERE kind IN ('ack', 'fail')))
     RETURNING u.key
 ),
 woken AS (
@@ -239,8 +245,8 @@ WITH gone AS (
     RETURNING id, unique_lock
 ),
 unlocked AS (
-    DELETE FROM {schema}.unique_locks u USING gone g
-     WHERE u.key = g.unique_lock AND u.job_id = g.id
+    DELETE FROM {schema}.unique_locks u
+     WHERE u.key = ANY(ARRAY(SELECT unique_lock FROM gone)) AND u.job_id = %(id)s
     RETURNING u.key
 ),
 gone_failed AS (
@@ -280,7 +286,7 @@ WITH chosen AS (
        FOR UPDATE SKIP LOCKED
 ),
 moved AS (
-    DELETE FROM {schema}.failed f USING chosen c WHERE f.id = c.id
+    DELETE FROM {schema}.failed f WHERE f.id = ANY(ARRAY(SELECT id FROM chosen))
     RETURNING f.id, f.queue, f.envelope, f.enqueued_at, f.max_attempts
 ),
 back AS (
@@ -301,11 +307,11 @@ SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM woken)
 -- (queue, older_than or NULL, limit) -> rows deleted (a bounded batch)
 WITH gone AS (
     DELETE FROM {schema}.failed
-     WHERE id IN (SELECT id FROM {schema}.failed
+     WHERE id = ANY(ARRAY(SELECT id FROM {schema}.failed
                    WHERE queue = %(queue)s
                      AND (%(older_than)s::float8 IS NULL OR failed_at < %(older_than)s::float8)
                    ORDER BY failed_at, id
-                   LIMIT %(limit)s)
+                   LIMIT %(limit)s))
     RETURNING 1
 )
 SELECT count(*) FROM gone
@@ -320,12 +326,13 @@ WITH chosen AS (
       LIMIT %(limit)s)
 ),
 gone AS (
-    DELETE FROM {schema}.jobs j USING chosen c WHERE j.id = c.id
+    DELETE FROM {schema}.jobs j WHERE j.id = ANY(ARRAY(SELECT id FROM chosen))
     RETURNING j.id, j.unique_lock
 ),
 unlocked AS (
-    DELETE FROM {schema}.unique_locks u USING gone g
-     WHERE u.key = g.unique_lock AND u.job_id = g.id
+    DELETE FROM {schema}.unique_locks u
+     WHERE u.key = ANY(ARRAY(SELECT unique_lock FROM gone))
+       AND u.job_id = ANY(ARRAY(SELECT id FROM gone))
     RETURNING u.key
 )
 SELECT count(*) FROM gone
