@@ -1,9 +1,10 @@
 """Shared test plumbing: where the services live, whether they answer, and the `needs` marker.
 
 Services are located with ``--redis-url`` / ``--amqp-url`` / ``--postgres-url`` (else
-``REDIS_URL`` / ``AMQP_URL`` / ``POSTGRES_URL``, else the local defaults). A test that needs a service that does not
-answer is skipped with the reason, unless ``RUNA_REQUIRE_SERVICES=1`` (CI): then it
-fails, so a broken CI service can never turn into a green run of skips.
+``REDIS_URL`` / ``AMQP_URL`` / ``POSTGRES_URL``, else the local defaults). A test that
+needs a service that does not answer is skipped with the reason, unless
+``RUNA_REQUIRE_SERVICES=1`` (CI): then it fails, so a broken CI service can never turn
+into a green run of skips.
 
 ``@pytest.mark.needs(Capability.X, ...)`` skips a test for a driver whose
 ``capabilities`` lack one of them. It is resolved through the fixture

@@ -89,7 +89,7 @@ def check_cross_process(registry: Registry, queue: str) -> None:
         raise ConfigError(
             f"queue '{queue}' uses the in-process {driver.type_name} driver '{driver_name}'; "
             f"a job pushed from the CLI would vanish with this process. "
-            f"Use a sqlite, redis or amqp driver for queue '{queue}'"
+            f"Use a sqlite, redis, amqp or postgres driver for queue '{queue}'"
         )
 
 

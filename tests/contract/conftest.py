@@ -15,9 +15,9 @@ Fixtures:
 * ``make_registry(...)`` — a frozen registry built with the builder on that driver.
 
 Everything a test created is removed afterwards: queues purged, Redis keys deleted,
-AMQP queues deleted, PostgreSQL schemas dropped. A driver module that does not exist yet (its owner is still
-writing it) skips its parameter; a service that does not answer skips too, or fails
-under ``RUNA_REQUIRE_SERVICES=1``.
+AMQP queues deleted, PostgreSQL schemas dropped. A driver module that does not exist
+yet (its owner is still writing it) skips its parameter; a service that does not
+answer skips too, or fails under ``RUNA_REQUIRE_SERVICES=1``.
 """
 
 from __future__ import annotations

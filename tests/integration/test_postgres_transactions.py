@@ -110,6 +110,7 @@ async def test_push_sync_on_a_sync_connection(
     runs: list[Any] = []
     reg = registry(make_pg(), runs)
     kept, dropped = await asyncio.to_thread(push_sync_in_transactions, reg, pg_url)
+    assert await reg.job_info(kept) is not None
     assert await reg.job_info(dropped) is None
     assert await reg.push("order.placed", {"order": 3}, unique="order-2") != dropped
     await burst(reg)
@@ -122,7 +123,7 @@ async def test_connection_on_a_driver_without_transactions_is_refused(
 ) -> None:
     reg = registry(make_pg(), [])
     async with await psycopg.AsyncConnection.connect(pg_url) as conn:
-        with pytest.raises(ConfigError, match="queue 'mem' uses driver 'memory'.*postgres"):
+        with pytest.raises(ConfigError, match=r"queue 'mem' uses driver 'memory'.*postgres"):
             await reg.push("order.placed", {}, queue="mem", connection=conn)
         with pytest.raises(ConfigError, match="psycopg Connection or AsyncConnection"):
             await reg.push("order.placed", {}, connection=object())

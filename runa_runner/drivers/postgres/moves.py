@@ -89,9 +89,9 @@ def reserve(q: Mapping[str, bytes], queue: str, count: int, lease: float) -> Pla
             continue
         out.append(Reserved(env, token, float(lease_until)))
     if bad:
-        for job_id, exc, _ in bad:
+        for job_id, defect, _ in bad:
             log.warning("postgres driver: job %s on queue %s cannot be read, moved to failed: %s",
-                        job_id, queue, exc)
+                        job_id, queue, defect)
         yield q["to_failed"], {
             "ids": [b[0] for b in bad], "tokens": [token] * len(bad),
             "errors": [corrupt_error(b[1]) for b in bad],
