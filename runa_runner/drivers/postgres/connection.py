@@ -41,7 +41,16 @@ class _DropPoolChatter(logging.Filter):
         return record.levelno >= logging.ERROR and "connect" not in str(record.msg)
 
 
+class _DropLostConnectionChatter(logging.Filter):
+    """Drops psycopg's "error ignored terminating <pipeline>: the connection is lost"
+    (a call on a connection the server dropped): that call fails and reports it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
 logging.getLogger("psycopg.pool").addFilter(_DropPoolChatter())
+logging.getLogger("psycopg").addFilter(_DropLostConnectionChatter())
 
 
 def redact(url: str) -> str:

@@ -31,6 +31,7 @@ class Listener:
         self._events: dict[str, asyncio.Event] = {}
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._connecting: asyncio.Task[None] | None = None
 
     def event(self, queue: str) -> asyncio.Event:
         ev = self._events.get(queue)
@@ -50,9 +51,21 @@ class Listener:
 
     async def listen(self) -> bool:
         """Start LISTEN if it is not running (again, after a lost connection); True when
-        it just started: what was pushed while nobody listened was not announced."""
+        it just started: what was pushed while nobody listened was not announced.
+
+        Connecting runs in a task of its own, shielded: a wait cancelled meanwhile (the
+        worker stopping, a job arriving) leaves it to finish rather than cancelling a
+        connection attempt half-way, which psycopg does not survive cleanly.
+        """
         if self.listening:
             return False
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.create_task(self._connect())
+            self._connecting.add_done_callback(_consume)
+        await asyncio.shield(self._connecting)
+        return True
+
+    async def _connect(self) -> None:
         await self._drop()
         conn = await psycopg.AsyncConnection.connect(
             self._settings.url, **self._settings.connect_options())
@@ -63,14 +76,14 @@ class Listener:
             raise
         self._conn = conn
         self._reader = asyncio.create_task(self._read(conn))
-        return True
 
     async def _read(self, conn: psycopg.AsyncConnection[Any]) -> None:
         try:
-            async for note in conn.notifies():
-                ev = self._events.get(note.payload)
-                if ev is not None:
-                    ev.set()
+            async with contextlib.aclosing(conn.notifies()) as notes:
+                async for note in notes:
+                    ev = self._events.get(note.payload)
+                    if ev is not None:
+                        ev.set()
         except psycopg.Error:
             pass  # the next wait() reconnects, or reports the outage
         finally:
@@ -96,4 +109,16 @@ class Listener:
                 await conn.close()
 
     async def close(self) -> None:
+        connecting, self._connecting = self._connecting, None
+        if connecting is not None and not connecting.done():
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, psycopg.Error, OSError):
+                await connecting
         await self._drop()
+
+
+def _consume(task: asyncio.Task[None]) -> None:
+    """Mark the connect task's outcome as seen: the wait that started it reports it, or,
+    if that wait was cancelled, the next wait tries again and reports its own."""
+    if not task.cancelled():
+        task.exception()
