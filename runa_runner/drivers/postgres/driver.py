@@ -324,7 +324,12 @@ class PostgresDriver:
             with translated(self.settings):
                 if await listener.listen():
                     return
-        [(due, now)] = await self._one("next_due", queues=list(queues))
+        # Shielded: a wait is cancelled whenever the worker stops waiting, and a query
+        # cancelled twice (stop after wake-up) breaks psycopg's pooled-connection context
+        # on Python 3.11; the query finishes on its own, in a moment.
+        lookup = asyncio.ensure_future(self._one("next_due", queues=list(queues)))
+        lookup.add_done_callback(_consume)
+        [(due, now)] = await asyncio.shield(lookup)
         if due is not None:
             timeout = min(timeout, max(0.0, due - now))
         await listener.wait(queues, timeout)
@@ -337,6 +342,12 @@ class PostgresDriver:
         for loop, state in list(self._loops.items()):
             with contextlib.suppress(RuntimeError):  # that loop is closed
                 loop.call_soon_threadsafe(state.listener.wake, names)
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Mark a shielded call's outcome as seen (its waiter may have been cancelled)."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def _close(state: _Loop) -> None:
