@@ -145,6 +145,25 @@ async def main():
     return pgq
 '''
 
+#: pgqueuer's own ``pgq run`` fails to start with the typer release pip picks today
+#: (its log-level option arrives as a str), so its worker is started the way ``pgq run``
+#: starts it: the factory, then ``PgQueuer.run``.
+PGQUEUER_WORKER = '''
+import asyncio
+import sys
+
+from bench_app import main
+
+
+async def serve(concurrency):
+    pgq = await main()
+    await pgq.run(max_concurrent_tasks=concurrency)
+
+
+if __name__ == "__main__":
+    asyncio.run(serve(int(sys.argv[1])))
+'''
+
 PGQUEUER_PUSH = '''
 import json
 import os
@@ -238,11 +257,11 @@ SPECS = {
         lambda url: None,  # tables are created on first use
         runa_worker),
     "pgqueuer": Spec(
-        "pgqueuer", "pgq run bench_app:main --max-concurrent-tasks N (asyncpg)", "pgqueuer",
-        {"bench_app.py": PGQUEUER_APP, "bench_push.py": PGQUEUER_PUSH + PUSH_MAIN + MAIN_GUARD},
+        "pgqueuer", "PgQueuer.run(max_concurrent_tasks=N) on asyncpg", "pgqueuer",
+        {"bench_app.py": PGQUEUER_APP, "bench_push.py": PGQUEUER_PUSH + PUSH_MAIN + MAIN_GUARD,
+         "bench_worker.py": PGQUEUER_WORKER},
         lambda url: ["pgq", "--pg-dsn", url, "install"],
-        lambda c, burst: ["pgq", "run", "bench_app:main", "--max-concurrent-tasks", str(c),
-                          "--log-level", "WARNING"]),
+        lambda c, burst: [sys.executable, "bench_worker.py", str(c)]),
     "procrastinate": Spec(
         "procrastinate", "procrastinate --app=bench_app.app worker -c N", "procrastinate",
         {"bench_app.py": PROCRASTINATE_APP,

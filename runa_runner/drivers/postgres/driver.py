@@ -1,10 +1,11 @@
 """PostgresDriver: jobs in the PostgreSQL the team already runs, pushed inside its transactions.
 
 Each call is one short statement on a pooled connection in autocommit (a push batch,
-a reserve of ``count`` jobs, a settle of a whole batch), except a reserve, which is one
-statement plus, in the same transaction, moving rows that cannot be read to failed.
-No transaction is ever held while a handler runs. The SQL is in ``sql/``, the plans
-that run it in ``moves.py``; connection pools (psycopg_pool) are made per event loop.
+a reserve of ``count`` jobs, a settle of a whole batch); no transaction is ever held
+while a handler runs. Rows a reserve finds unreadable are moved to failed by a second
+statement on the same connection, fenced by that reserve's token (see moves.reserve).
+The SQL is in ``sql/``, the plans that run it in ``moves.py``; connection pools
+(psycopg_pool) are made per event loop.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from ..base import (
 from . import moves, records
 from .connection import CONNECT_TIMEOUT, Settings, ensure_schema, is_disconnect, translated
 from .queries import statements
-from .runner import drive_in_transaction, drive_pipelined, drive_sync_in_transaction
+from .runner import drive_in_transaction, drive_sync_in_transaction
 from .waiting import Listener
 
 T = TypeVar("T")
@@ -58,9 +59,10 @@ KEYS = frozenset({"type", "url", "schema", "pool_size", "notify"})
 
 @dataclass(slots=True)
 class _Loop:
-    """What belongs to one event loop: its pool and its waiters."""
+    """What belongs to one event loop: its pools (see ``Settings.async_pool``) and waiters."""
 
     pool: psycopg_pool.AsyncConnectionPool[Any]
+    durable: psycopg_pool.AsyncConnectionPool[Any]
     listener: Listener
 
 
@@ -103,7 +105,8 @@ class PostgresDriver:
         loop = asyncio.get_running_loop()
         state = self._loops.get(loop)
         if state is None:
-            state = self._loops[loop] = _Loop(self.settings.async_pool(),
+            state = self._loops[loop] = _Loop(self.settings.async_pool(durable=False),
+                                              self.settings.async_pool(durable=True),
                                               Listener(self.settings))
         return state
 
@@ -116,6 +119,8 @@ class PostgresDriver:
             state = self._loop()
             if state.pool.closed:
                 await state.pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+            if state.durable.closed:
+                await state.durable.open(wait=False)
 
     async def close(self) -> None:
         """Close every pool: this loop's here, a running other loop's on that loop."""
@@ -133,31 +138,34 @@ class PostgresDriver:
                     await asyncio.wait_for(asyncio.wrap_future(done), CLOSE_TIMEOUT)
 
     async def _run(self, make: Callable[[], moves.Plan[T]], *, transaction: bool = False,
-                   pipeline: bool = False) -> T:
-        """Run a plan on a pooled connection (``pipeline``: in a pipelined transaction).
-        A connection the server dropped (a restart) is noticed on use: the pool is
-        checked and the call tried once more."""
+                   durable: bool = False) -> T:
+        """Run a plan on a pooled connection (``transaction``: its statements in one;
+        ``durable``: committed to disk before it returns). A connection the server
+        dropped (a restart) is noticed on use: the pool is checked and the call tried
+        once more."""
         if not self._ready:
             await self.open()
         state = self._loop()
         if state.pool.closed:
             await self.open()
+        pool = state.durable if durable else state.pool
         with translated(self.settings):
             for attempt in (0, 1):
                 conn: psycopg.AsyncConnection[Any] | None = None
                 try:
-                    async with state.pool.connection() as conn:
-                        if pipeline:
-                            return await drive_pipelined(conn, make())
+                    async with pool.connection() as conn:
                         return await drive_in_transaction(conn, make(), transaction)
                 except psycopg.OperationalError as exc:
                     if attempt or not is_disconnect(exc, conn):
                         raise
-                    await state.pool.check()
+                    await pool.check()
         raise AssertionError("unreachable")
 
     async def _one(self, name: str, **params: Any) -> moves.Rows:
         return await self._run(lambda: moves.one(self._q[name], params))
+
+    async def _durable(self, name: str, **params: Any) -> moves.Rows:
+        return await self._run(lambda: moves.one(self._q[name], params), durable=True)
 
     # ---- push, reserve, settle ----------------------------------------------------
 
@@ -170,7 +178,7 @@ class PostgresDriver:
         several = moves.statement_count(items) > 1
         if connection is not None:
             return await self._push_on(connection, items, several)
-        ids = await self._run(lambda: self._push_plan(items), transaction=several)
+        ids = await self._run(lambda: self._push_plan(items), transaction=several, durable=True)
         self._wake_local({item.envelope.queue for item in items})
         return ids
 
@@ -224,7 +232,7 @@ class PostgresDriver:
         if count <= 0:
             return []
         n = min(count, MAX_RESERVE)
-        return await self._run(lambda: moves.reserve(self._q, queue, n, lease), pipeline=True)
+        return await self._run(lambda: moves.reserve(self._q, queue, n, lease))
 
     async def renew(self, queue: str, job_id: str, token: str, lease: float) -> bool:
         rows = await self._one("renew", queue=queue, id=job_id, token=token, lease=float(lease))
@@ -250,7 +258,7 @@ class PostgresDriver:
         return records.job(queue, rows[0]) if rows else None
 
     async def delete(self, queue: str, job_id: str) -> bool:
-        rows = await self._one("delete", queue=queue, id=job_id)
+        rows = await self._durable("delete", queue=queue, id=job_id)
         return bool(rows and rows[0][0])
 
     async def counts(self, queue: str) -> QueueCounts:
@@ -270,7 +278,7 @@ class PostgresDriver:
             list(dict.fromkeys(job_ids))[i:i + BATCH] for i in range(0, len(job_ids), BATCH)]
         for chunk in chunks:
             while True:
-                [(moved, _)] = await self._one(
+                [(moved, _)] = await self._durable(
                     "retry_failed", queue=queue, ids=chunk, limit=BATCH,
                     channel=self.settings.channel, notify=self.settings.notify)
                 total += int(moved)
@@ -291,7 +299,7 @@ class PostgresDriver:
         """Repeat a bounded delete until a batch comes back short."""
         total = 0
         while True:
-            [(n,)] = await self._one(name, limit=BATCH, **params)
+            [(n,)] = await self._durable(name, limit=BATCH, **params)
             total += int(n)
             if n < BATCH:
                 return total
@@ -353,3 +361,4 @@ def _consume(task: asyncio.Future[Any]) -> None:
 async def _close(state: _Loop) -> None:
     await state.listener.close()
     await state.pool.close()
+    await state.durable.close()

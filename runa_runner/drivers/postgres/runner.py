@@ -11,17 +11,13 @@ from .moves import Plan
 T = TypeVar("T")
 
 
-async def drive(conn: psycopg.AsyncConnection[Any], plan: Plan[T],
-                pipeline: psycopg.AsyncPipeline | None = None) -> T:
-    """Run every statement of ``plan`` on ``conn``, sending each one's rows back. In
-    ``pipeline`` mode what was queued before (BEGIN) goes with the statement: one trip."""
+async def drive(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
+    """Run every statement of ``plan`` on ``conn``, sending each one's rows back."""
     cur = conn.cursor()
     try:
         statement, params = next(plan)
         while True:
             await cur.execute(statement, params)
-            if pipeline is not None:
-                await pipeline.sync()
             rows = await cur.fetchall() if cur.description is not None else []
             statement, params = plan.send(rows)
     except StopIteration as done:
@@ -55,13 +51,6 @@ async def drive_in_transaction(conn: psycopg.AsyncConnection[Any], plan: Plan[T]
         return await drive(conn, plan)
     async with conn.transaction():
         return await drive(conn, plan)
-
-
-async def drive_pipelined(conn: psycopg.AsyncConnection[Any], plan: Plan[T]) -> T:
-    """``drive`` in a transaction whose BEGIN travels with the first statement and whose
-    COMMIT with the last one's follow-up: two round trips for a reserve."""
-    async with conn.pipeline() as pipeline, conn.transaction():
-        return await drive(conn, plan, pipeline)
 
 
 def drive_sync_in_transaction(conn: psycopg.Connection[Any], plan: Plan[T],
