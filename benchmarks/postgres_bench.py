@@ -3,6 +3,7 @@
     python benchmarks/postgres_bench.py                     # both handlers, 5,000 jobs
     python benchmarks/postgres_bench.py --handlers roundtrip --targets runa,pgqueuer
     python benchmarks/postgres_bench.py --quick             # 1,000 jobs: checks that it runs
+    python benchmarks/postgres_bench.py --server tmpfs      # a private server in /dev/shm
 
 Targets: runa-runner's postgres driver (``runa-runner work wN --burst``), pgqueuer (on
 asyncpg, as its docs recommend; ``pgq run bench_app:main --max-concurrent-tasks N``) and
@@ -46,6 +47,7 @@ from workloads import (  # noqa: E402  (the benchmark modules live next to this 
 
 SERVER = "postgresql://127.0.0.1:5432"
 ADMIN_DB = "postgres"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 #: The handler body every target shares: an optional round trip, then the record line.
 COMMON = RECORD + '''
@@ -157,7 +159,8 @@ from bench_app import main
 
 async def serve(concurrency):
     pgq = await main()
-    await pgq.run(max_concurrent_tasks=concurrency)
+    # pgqueuer requires max_concurrent_tasks >= 2 x batch_size (default batch 10).
+    await pgq.run(max_concurrent_tasks=concurrency, batch_size=min(10, concurrency // 2))
 
 
 if __name__ == "__main__":
@@ -442,16 +445,68 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-jobs", type=int, default=100)
     p.add_argument("--interval", type=float, default=0.02)
     p.add_argument("--quick", action="store_true", help="1,000 jobs, 500 pushes, 30 latency jobs")
+    p.add_argument("--server", choices=("shared", "tmpfs"), default="shared",
+                   help="shared: the server on 127.0.0.1:5432; tmpfs: a private one in /dev/shm")
     args = p.parse_args(argv)
     if args.quick:
         args.jobs, args.push_jobs, args.latency_jobs = 1000, 500, 30
     return args
 
 
+class PrivateServer:
+    """A PostgreSQL cluster of its own in /dev/shm (``--server tmpfs``): fsync stays on, but
+    the disk is memory, so the figures show the queue's own cost, not the machine's disk.
+    initdb refuses root: as root the cluster belongs to the ``postgres`` user."""
+
+    def __init__(self) -> None:
+        import os
+        import socket
+
+        self.folder = Path(tempfile.mkdtemp(prefix="runa-pgbench-", dir="/dev/shm"))
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.user = "postgres" if os.geteuid() == 0 else None
+        if self.user:
+            import shutil
+
+            shutil.chown(self.folder, user=self.user)
+        self._run("initdb", "-D", str(self.folder / "data"), "-U", "root", "--auth=trust",
+                  "-E", "UTF8", "--no-sync")
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-l",
+                  str(self.folder / "server.log"), "-o",
+                  f"-p {self.port} -c listen_addresses=127.0.0.1 "
+                  "-c unix_socket_directories='' -c max_connections=300", "-w", "start")
+
+    def _run(self, program: str, *args: str) -> None:
+        argv = [str(PG_BIN / program), *args]
+        if self.user:
+            argv = ["runuser", "-u", self.user, "--", *argv]
+        subprocess.run(argv, check=True, capture_output=True, timeout=120)
+
+    def close(self) -> None:
+        import shutil
+
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    global SERVER
     args = parse(argv)
+    private = PrivateServer() if args.server == "tmpfs" else None
+    if private is not None:
+        SERVER = f"postgresql://root@127.0.0.1:{private.port}"
+    try:
+        return run(args)
+    finally:
+        if private is not None:
+            private.close()
+
+
+def run(args: argparse.Namespace) -> int:
     print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print(f"server: {server_version()} on {SERVER}; packages: {versions()}")
+    print(f"server: {server_version()} on {SERVER} ({args.server}); packages: {versions()}")
     print(f"command: python benchmarks/postgres_bench.py {' '.join(sys.argv[1:])}".rstrip())
     print(f"workload: {args.jobs} jobs per drain/bulk push, {args.push_jobs} single pushes, "
           f"{args.latency_jobs} latency jobs every {args.interval * 1000:g} ms; "

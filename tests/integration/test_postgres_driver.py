@@ -190,7 +190,9 @@ async def test_every_other_call_is_an_index_scan(
         "settle": {"kinds": ["ack", "release", "fail"], "queues": [QUEUE] * 3,
                    "ids": ["a", "b", "c"], "tokens": ["t"] * 3, "delays": [0.0] * 3,
                    "give_back": [0] * 3, "errors": [None, None, "e"],
-                   "tracebacks": [None] * 3, "channel": "c", "notify": False},
+                   "tracebacks": [None] * 3, "channel": "c", "notify": False,
+                   "workers": ["w"], "succeeded": [1], "failed": [0], "retried": [0]},
+        "add_stats": {"workers": ["w"], "succeeded": [1], "failed": [0], "retried": [0]},
         "to_failed": {"ids": ["a"], "tokens": ["t"], "errors": ["e"], "tracebacks": [None]},
     }
     async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:

@@ -15,14 +15,14 @@ import contextlib
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
 import psycopg_pool
 
-from ...errors import ConfigError
+from ...errors import ConfigError, DriverError
 from ..base import (
     ALL_CAPABILITIES,
     LEASE_LOST,
@@ -35,8 +35,9 @@ from ..base import (
     StatsDelta,
     WorkerCounts,
 )
-from . import moves, records
+from . import counters, moves, records
 from .connection import CONNECT_TIMEOUT, Settings, ensure_schema, is_disconnect, translated
+from .counters import PendingStats
 from .queries import statements
 from .runner import drive_in_transaction, drive_sync_in_transaction
 from .waiting import Listener
@@ -59,11 +60,14 @@ KEYS = frozenset({"type", "url", "schema", "pool_size", "notify"})
 
 @dataclass(slots=True)
 class _Loop:
-    """What belongs to one event loop: its pools (see ``Settings.async_pool``) and waiters."""
+    """What belongs to one event loop: its pools (see ``Settings.async_pool``), waiters,
+    and the worker counters waiting for a write (counters.py)."""
 
     pool: psycopg_pool.AsyncConnectionPool[Any]
     durable: psycopg_pool.AsyncConnectionPool[Any]
     listener: Listener
+    stats: PendingStats = field(default_factory=PendingStats)
+    flushing: asyncio.Task[None] | None = None
 
 
 class PostgresDriver:
@@ -125,15 +129,19 @@ class PostgresDriver:
     async def close(self) -> None:
         """Close every pool: this loop's here, a running other loop's on that loop."""
         here = asyncio.get_running_loop()
+        mine = self._loops.get(here)
+        if mine is not None and mine.stats and not mine.pool.closed:
+            with contextlib.suppress(DriverError):  # the server is gone: so are the counts
+                await self._flush_stats(mine)
         opened, self._loops = dict(self._loops), weakref.WeakKeyDictionary()
         sync, self._sync = self._sync, None
         if sync is not None:
             sync.close()
         for loop, state in opened.items():
             if loop is here:
-                await _close(state)
+                await self._close(state)
             elif loop.is_running():
-                done = asyncio.run_coroutine_threadsafe(_close(state), loop)
+                done = asyncio.run_coroutine_threadsafe(self._close(state), loop)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.wrap_future(done), CLOSE_TIMEOUT)
 
@@ -241,8 +249,15 @@ class PostgresDriver:
     async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
         if not outcomes:
             return []
-        held = await self._run(lambda: moves.settle(
-            self._q, outcomes, self.settings.channel, self.settings.notify))
+        pending = self._loop().stats
+        taken = pending.take()
+        stats = counters.params(taken)
+        try:
+            held = await self._run(lambda: moves.settle(
+                self._q, outcomes, self.settings.channel, self.settings.notify, stats))
+        except BaseException:
+            pending.give_back(taken)
+            raise
         self._wake_local({o.queue for o, ok in zip(outcomes, held, strict=True)
                           if ok and o.kind == "release"})
         return held
@@ -307,11 +322,32 @@ class PostgresDriver:
     # ---- stats, instances, waking -------------------------------------------------------
 
     async def add_stats(self, worker: str, delta: StatsDelta) -> None:
-        if delta:
-            await self._one("add_stats", worker=worker, succeeded=delta.succeeded,
-                            failed=delta.failed, retried=delta.retried)
+        """Counters wait for the next settle to carry them (counters.py), at most
+        FLUSH_AFTER seconds."""
+        if not delta:
+            return
+        state = self._loop()
+        state.stats.add(worker, delta)
+        if state.flushing is None or state.flushing.done():
+            state.flushing = asyncio.create_task(self._flush_later(state))
+
+    async def _flush_later(self, state: _Loop) -> None:
+        await asyncio.sleep(counters.FLUSH_AFTER)
+        with contextlib.suppress(DriverError):  # kept; the next settle or flush retries
+            await self._flush_stats(state)
+
+    async def _flush_stats(self, state: _Loop) -> None:
+        taken = state.stats.take()
+        if not taken:
+            return
+        try:
+            await self._one("add_stats", **counters.params(taken))
+        except BaseException:
+            state.stats.give_back(taken)
+            raise
 
     async def worker_counts(self, worker: str) -> WorkerCounts:
+        await self._flush_stats(self._loop())
         [(ok, failed, retried, live)] = await self._one("worker_counts", worker=worker)
         ok, failed, retried = int(ok), int(failed), int(retried)
         return WorkerCounts(ok + failed + retried, ok, failed, retried, int(live))
@@ -320,6 +356,7 @@ class PostgresDriver:
         await self._one("heartbeat", worker=worker, instance=instance, ttl=float(ttl))
 
     async def leave(self, worker: str, instance: str) -> None:
+        await self._flush_stats(self._loop())
         await self._one("leave", worker=worker, instance=instance)
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
@@ -342,6 +379,13 @@ class PostgresDriver:
             timeout = min(timeout, max(0.0, due - now))
         await listener.wait(queues, timeout)
 
+    async def _close(self, state: _Loop) -> None:
+        if state.flushing is not None:
+            state.flushing.cancel()
+        await state.listener.close()
+        await state.pool.close()
+        await state.durable.close()
+
     def _wake_local(self, queues: set[str]) -> None:
         """Wake this process's waiters at once (with notify off, nothing else does)."""
         if not queues:
@@ -358,7 +402,4 @@ def _consume(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-async def _close(state: _Loop) -> None:
-    await state.listener.close()
-    await state.pool.close()
-    await state.durable.close()
+

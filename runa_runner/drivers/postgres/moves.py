@@ -109,9 +109,11 @@ def reserve(q: Mapping[str, bytes], queue: str, count: int, lease: float) -> Pla
 
 
 def settle(q: Mapping[str, bytes], outcomes: Sequence[Outcome], channel: str,
-           notify: bool) -> Plan[list[bool]]:
-    """Every outcome in one statement; True where the token still held the lease."""
+           notify: bool, stats: Mapping[str, Any]) -> Plan[list[bool]]:
+    """Every outcome in one statement, with the waiting worker counters (``stats``, see
+    counters.py); True where the token still held the lease."""
     rows = yield q["settle"], {
+        **stats,
         "kinds": [o.kind for o in outcomes],
         "queues": [o.queue for o in outcomes],
         "ids": [o.job_id for o in outcomes],

@@ -166,10 +166,11 @@ UPDATE {schema}.jobs
 RETURNING id
 
 -- name: settle
--- (kinds, queues, ids, tokens, delays, give_back, errors, tracebacks, channel, notify)
--- -> the ids whose token still held. Every outcome of a batch in one statement: acks
--- delete (and drop their lock), releases make the job due after its delay, fails move
--- it to the failed store (and drop its lock).
+-- (kinds, queues, ids, tokens, delays, give_back, errors, tracebacks, channel, notify,
+-- workers, succeeded, failed, retried) -> the ids whose token still held. Every outcome
+-- of a batch in one statement: acks delete (and drop their lock), releases make the job
+-- due after its delay, fails move it to the failed store (and drop its lock); the worker
+-- counters added since the last settle ride along (one round trip less per batch).
 WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
 o AS (
     SELECT * FROM unnest(%(kinds)b::text[], %(queues)b::text[], %(ids)b::text[],
@@ -223,6 +224,16 @@ unlocked AS (
 woken AS (
     SELECT pg_notify(%(channel)s, q.queue)
       FROM (SELECT DISTINCT queue FROM released) q WHERE %(notify)s
+),
+counted AS (
+    INSERT INTO {schema}.worker_stats AS s (worker, succeeded, failed, retried)
+    SELECT * FROM unnest(%(workers)b::text[], %(succeeded)b::int8[], %(failed)b::int8[],
+                         %(retried)b::int8[])
+    ON CONFLICT (worker) DO UPDATE SET
+        succeeded = s.succeeded + excluded.succeeded,
+        failed = s.failed + excluded.failed,
+        retried = s.retried + excluded.retried
+    RETURNING 1
 )
 SELECT id FROM acked
 UNION ALL SELECT id FROM released
@@ -340,13 +351,18 @@ unlocked AS (
 SELECT count(*) FROM gone
 
 -- name: add_stats
--- (worker, succeeded, failed, retried)
-INSERT INTO {schema}.worker_stats AS s (worker, succeeded, failed, retried)
-VALUES (%(worker)s, %(succeeded)s, %(failed)s, %(retried)s)
-ON CONFLICT (worker) DO UPDATE SET
-    succeeded = s.succeeded + excluded.succeeded,
-    failed = s.failed + excluded.failed,
-    retried = s.retried + excluded.retried
+-- (workers, succeeded, failed, retried): one row per worker pool
+WITH counted AS (
+    INSERT INTO {schema}.worker_stats AS s (worker, succeeded, failed, retried)
+    SELECT * FROM unnest(%(workers)b::text[], %(succeeded)b::int8[], %(failed)b::int8[],
+                         %(retried)b::int8[])
+    ON CONFLICT (worker) DO UPDATE SET
+        succeeded = s.succeeded + excluded.succeeded,
+        failed = s.failed + excluded.failed,
+        retried = s.retried + excluded.retried
+    RETURNING 1
+)
+SELECT count(*) FROM counted
 
 -- name: worker_counts
 -- (worker) -> succeeded, failed, retried, live instances
