@@ -391,7 +391,11 @@ class PostgresDriver:
         if not queues:
             return
         names = sorted(queues)
+        here = asyncio.get_running_loop()
         for loop, state in list(self._loops.items()):
+            if loop is here:
+                state.listener.wake(names)
+                continue
             with contextlib.suppress(RuntimeError):  # that loop is closed
                 loop.call_soon_threadsafe(state.listener.wake, names)
 

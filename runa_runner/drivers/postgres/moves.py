@@ -33,7 +33,14 @@ def push(q: Mapping[str, bytes], items: Sequence[PushItem], channel: str,
     one (a held key returns its holder's id instead)."""
     ids = [item.envelope.id for item in items]
     plain = [item for item in items if item.envelope.unique is None]
-    if plain:
+    if len(plain) == 1:
+        one = plain[0]
+        yield q["push_one"], {
+            "id": one.envelope.id, "queue": one.envelope.queue,
+            "envelope": one.wire or one.envelope.to_json(), "delay": float(one.delay),
+            "max_attempts": one.envelope.max_attempts, "channel": channel, "notify": notify,
+        }
+    elif plain:
         yield q["push"], {
             "ids": [i.envelope.id for i in plain],
             "queues": [i.envelope.queue for i in plain],

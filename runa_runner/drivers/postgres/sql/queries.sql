@@ -128,6 +128,20 @@ SELECT pg_notify(%(channel)s, q.queue)::text
   FROM (SELECT DISTINCT queue FROM added) q
  WHERE %(notify)s
 
+-- name: push_one
+-- (id, queue, envelope, delay, max_attempts, channel, notify): one job without a unique
+-- key (the common single push: scalar parameters cost less to send than arrays)
+WITH added AS (
+    INSERT INTO {schema}.jobs (id, queue, state, envelope, enqueued_at, available_at,
+                               attempt, max_attempts)
+    SELECT %(id)s, %(queue)s, 'pending', %(envelope)s, c.now, c.now + %(delay)s, 0,
+           %(max_attempts)s
+      FROM (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) c
+    ON CONFLICT (id) DO NOTHING
+    RETURNING queue
+)
+SELECT pg_notify(%(channel)s, queue)::text FROM added WHERE %(notify)s
+
 -- name: push_unique
 -- (id, queue, envelope, delay, max_attempts, key, unique_for, unique_until, channel,
 -- notify) -> the id of the job holding the lock: this job's when it took the lock
