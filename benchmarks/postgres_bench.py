@@ -41,6 +41,7 @@ from workloads import (  # noqa: E402  (the benchmark modules live next to this 
     drain_rate,
     latencies,
     percentile,
+    read_records,
     run_pusher,
     write_files,
 )
@@ -445,6 +446,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-jobs", type=int, default=100)
     p.add_argument("--interval", type=float, default=0.02)
     p.add_argument("--quick", action="store_true", help="1,000 jobs, 500 pushes, 30 latency jobs")
+    p.add_argument("--soak", type=int, metavar="JOBS",
+                   help="instead: one runa-runner drain of JOBS jobs (c=8), its rate at the "
+                        "start and at the end, and the hot table's dead rows (e.g. 1000000)")
     p.add_argument("--server", choices=("shared", "tmpfs"), default="shared",
                    help="shared: the server on 127.0.0.1:5432; tmpfs: a private one in /dev/shm")
     args = p.parse_args(argv)
@@ -491,6 +495,46 @@ class PrivateServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def dead_tuples(url: str) -> tuple[int, int]:
+    """(live, dead) rows of runa-runner's hot table, from pg_stat_user_tables."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT n_live_tup, n_dead_tup FROM pg_stat_user_tables "
+                           "WHERE schemaname = 'runa' AND relname = 'jobs'").fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def soak(args: argparse.Namespace, root: Path) -> None:
+    """One ``work w8 --burst`` drain of ``--soak`` jobs on runa-runner: the drain rate over
+    the first and the last tenth of the jobs, and the hot table's dead rows."""
+    spec = SPECS["runa"]
+    target = Target(name=spec.name, app_dir=root / "soak", env={"BENCH_HANDLER": "noop"})
+    write_files(target.app_dir, spec.files)
+    n = args.soak
+    try:
+        fresh_step(spec, target, "runa")
+        pushed = n / run_pusher(target, "bulk", n, timeout=3600)
+        before = dead_tuples(target.env["BENCH_PG_URL"])
+        worker = Worker(target, spec.worker(8, True))
+        try:
+            worker.wait_exit(600 + n / 50)
+        finally:
+            worker.stop()
+        after = dead_tuples(target.env["BENCH_PG_URL"])
+        starts = sorted(started for started, _ in read_records(target.out))
+        tenth = max(len(starts) // 10, 2)
+        first = (tenth - 1) / (starts[tenth - 1] - starts[0])
+        last = (tenth - 1) / (starts[-1] - starts[-tenth])
+        print(f"soak: {n:,} jobs ({len(starts):,} ran), bulk push {pushed:,.0f} jobs/s; drain "
+              f"{(len(starts) - 1) / (starts[-1] - starts[0]):,.0f} jobs/s overall, first "
+              f"tenth {first:,.0f}, last tenth {last:,.0f} ({(last / first - 1) * 100:+.0f}%); "
+              f"hot table live/dead rows before the drain {before[0]:,}/{before[1]:,}, after "
+              f"{after[0]:,}/{after[1]:,}", flush=True)
+    finally:
+        drop_database("runa_bench_runa")
+
+
 def main(argv: list[str] | None = None) -> int:
     global SERVER
     args = parse(argv)
@@ -505,6 +549,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.soak:
+        with tempfile.TemporaryDirectory(prefix="runa-pgbench-") as tmp:
+            soak(args, Path(tmp))
+        return 0
     print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"server: {server_version()} on {SERVER} ({args.server}); packages: {versions()}")
     print(f"command: python benchmarks/postgres_bench.py {' '.join(sys.argv[1:])}".rstrip())
