@@ -21,6 +21,7 @@ from psycopg import sql
 from runa_runner.drivers import create_driver
 from runa_runner.drivers.base import Capability, Outcome, PushItem
 from runa_runner.drivers.postgres import PostgresDriver
+from runa_runner.drivers.postgres.cursor import id_time
 from runa_runner.drivers.postgres.queries import SCHEMA_VERSION, statements
 from runa_runner.errors import ConfigError, DriverError, DriverUnavailable
 from runa_runner.job import Envelope, new_id
@@ -193,6 +194,11 @@ async def test_every_other_call_is_an_index_scan(
                    "tracebacks": [None] * 3, "channel": "c", "notify": False,
                    "workers": ["w"], "succeeded": [1], "failed": [0], "retried": [0]},
         "add_stats": {"workers": ["w"], "succeeded": [1], "failed": [0], "retried": [0]},
+        "list_pending": {"queue": QUEUE, "when": 1e12, "last": "x", "limit": 50},
+        "list_delayed": {"queue": QUEUE, "when": 1e12, "last": "x", "limit": 50},
+        "list_failed_newest": {"queue": QUEUE, "when": 1e12, "last": "x", "limit": 50},
+        "cursor_row": {"queue": QUEUE, "id": "x"},
+        "oldest_due": {"queue": QUEUE},
         "to_failed": {"ids": ["a"], "tokens": ["t"], "errors": ["e"], "tracebacks": [None]},
     }
     async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
@@ -238,3 +244,22 @@ async def test_an_idle_wait_ends_when_a_delayed_job_falls_due(pg: PostgresDriver
     started = time.monotonic()
     await pg.wait([QUEUE], 30.0)
     assert 0.2 <= time.monotonic() - started < 10.0
+
+
+async def test_list_jobs_pages_newest_first_and_oldest_due(pg: PostgresDriver) -> None:
+    assert await pg.oldest_due(QUEUE) is None
+    due = await pg.push([item(n) for n in range(5)])
+    [later] = await pg.push([item("later", delay=3600)])
+    [first, second] = await pg.list_jobs(QUEUE, "pending", 2)  # newest first
+    assert [first.envelope.id, second.envelope.id] == due[:-3:-1]
+    rest = await pg.list_jobs(QUEUE, "pending", 10, after=second.envelope.id)
+    assert [r.envelope.id for r in rest] == due[-3::-1]
+    # A cursor whose job left the state meanwhile resumes from the time its id was made.
+    await pg.delete(QUEUE, second.envelope.id)
+    made = id_time(second.envelope.id)
+    resumed = await pg.list_jobs(QUEUE, "pending", 10, after=second.envelope.id)
+    assert all(r.envelope.available_at < made for r in resumed)
+    assert [r.envelope.id for r in await pg.list_jobs(QUEUE, "delayed", 10)] == [later]
+    oldest = await pg.oldest_due(QUEUE)
+    assert oldest is not None and oldest <= time.time() + 1
+    assert await pg.list_jobs(QUEUE, "failed", 10) == []

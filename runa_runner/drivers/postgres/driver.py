@@ -38,6 +38,7 @@ from ..base import (
 from . import counters, moves, records
 from .connection import CONNECT_TIMEOUT, Settings, ensure_schema, is_disconnect, translated
 from .counters import PendingStats
+from .cursor import id_time
 from .queries import statements
 from .runner import drive_in_transaction, drive_sync_in_transaction
 from .waiting import Listener
@@ -53,6 +54,9 @@ MAX_RESERVE = 1000
 CLOSE_TIMEOUT = 5.0
 DEFAULT_URL = "postgresql://127.0.0.1:5432/runa"
 DEFAULT_SCHEMA = "runa"
+
+#: The statement that pages through each state of ``list_jobs``.
+LISTING = {"pending": "list_pending", "delayed": "list_delayed", "failed": "list_failed_newest"}
 
 #: The manifest keys this driver reads.
 KEYS = frozenset({"type", "url", "schema", "pool_size", "notify"})
@@ -286,6 +290,32 @@ class PostgresDriver:
             return []
         rows = await self._one("list_failed", queue=queue, limit=limit, offset=max(offset, 0))
         return [records.job(queue, row) for row in rows]
+
+    async def list_jobs(self, queue: str, state: str, limit: int,
+                        after: str | None = None) -> list[JobRecord]:
+        """Up to ``limit`` jobs in ``state`` (pending, delayed, failed), newest first, paged
+        by the last id of the previous page (an index range, never an offset). Ready for
+        the read API's protocol method of the same name."""
+        name = LISTING.get(state)
+        if name is None:
+            raise ConfigError(f"postgres driver: cannot list jobs in state {state!r}")
+        when, last = (float("inf"), "") if after is None else (
+            await self._cursor_time(queue, state, after), after)
+        rows = await self._one(name, queue=queue, when=when, last=last, limit=max(limit, 0))
+        return [records.job(queue, row) for row in rows]
+
+    async def _cursor_time(self, queue: str, state: str, job_id: str) -> float:
+        """The ordering time of the cursor's job in ``state``, else the time its id was
+        made (the job left the state meanwhile)."""
+        for row_state, value in await self._one("cursor_row", queue=queue, id=job_id):
+            if (row_state == "failed") == (state == "failed") and isinstance(value, float):
+                return value
+        return id_time(job_id)
+
+    async def oldest_due(self, queue: str) -> float | None:
+        """``available_at`` of the oldest job due now, or None."""
+        [(due,)] = await self._one("oldest_due", queue=queue)
+        return float(due) if isinstance(due, float) else None
 
     async def retry_failed(self, queue: str, job_ids: Sequence[str] | None) -> int:
         total = 0

@@ -411,3 +411,44 @@ LATERAL (
     SELECT min(lease_until) FROM {schema}.jobs
      WHERE queue = q.name AND state = 'reserved'
 ) due
+
+-- name: list_pending
+-- (queue, when, last, limit): due jobs, latest due first, from a cursor (jobs_due, backward)
+SELECT id, state, envelope, attempt, enqueued_at, available_at, error, NULL::text,
+       NULL::float8, c.now
+  FROM {schema}.jobs, (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) c
+ WHERE queue = %(queue)s AND state = 'pending' AND available_at <= c.now
+   AND (available_at, id) < (%(when)s::float8, %(last)s::text)
+ ORDER BY available_at DESC, id DESC
+ LIMIT %(limit)s
+
+-- name: list_delayed
+-- (queue, when, last, limit): jobs not due yet, latest due first, from a cursor
+SELECT id, state, envelope, attempt, enqueued_at, available_at, error, NULL::text,
+       NULL::float8, c.now
+  FROM {schema}.jobs, (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) c
+ WHERE queue = %(queue)s AND state = 'pending' AND available_at > c.now
+   AND (available_at, id) < (%(when)s::float8, %(last)s::text)
+ ORDER BY available_at DESC, id DESC
+ LIMIT %(limit)s
+
+-- name: list_failed_newest
+-- (queue, when, last, limit): latest failure first, from a cursor (failed_by_time, backward)
+SELECT id, 'failed', envelope, attempt, enqueued_at, available_at, error, traceback,
+       failed_at, extract(epoch FROM clock_timestamp())::float8
+  FROM {schema}.failed
+ WHERE queue = %(queue)s AND (failed_at, id) < (%(when)s::float8, %(last)s::text)
+ ORDER BY failed_at DESC, id DESC
+ LIMIT %(limit)s
+
+-- name: cursor_row
+-- (queue, id) -> where a list_jobs cursor's job sits: its state and ordering time
+SELECT state, available_at FROM {schema}.jobs WHERE id = %(id)s AND queue = %(queue)s
+UNION ALL
+SELECT 'failed', failed_at FROM {schema}.failed WHERE id = %(id)s AND queue = %(queue)s
+
+-- name: oldest_due
+-- (queue) -> the earliest available_at of a due job, or NULL
+SELECT min(available_at) FROM {schema}.jobs
+ WHERE queue = %(queue)s AND state = 'pending'
+   AND available_at <= extract(epoch FROM clock_timestamp())::float8
