@@ -10,6 +10,7 @@ import asyncio
 import contextvars
 import json
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from .drivers.base import Outcome, Reserved
 from .errors import Abort
 from .job import Job
+from .middleware import compose
 from .retrying import failure_outcome
 from .specs import JobSpec, QueueSpec, RunMiddleware
 
@@ -38,6 +40,8 @@ class Running:
     #: why the unit cancelled the task: "stop" or "lease"; None while running normally.
     reason: str | None = None
     thread: asyncio.Future[Any] | None = None
+    #: time.monotonic() when the run began (the duration in on_settled)
+    started: float = field(default_factory=time.monotonic)
 
 
 class Poison(Exception):
@@ -91,21 +95,6 @@ def handler_call(spec: JobSpec, r: Running, threads: Executor | None = None) -> 
     return call_sync
 
 
-def wrap(middleware: Sequence[RunMiddleware], inner: Call) -> Call:
-    """Compose run middleware, outermost first: ``async def mw(job, call_next)``."""
-    call = inner
-    for mw in reversed(middleware):
-        call = _bind(mw, call)
-    return call
-
-
-def _bind(mw: RunMiddleware, nxt: Call) -> Call:
-    async def call(job: Job[Any]) -> None:
-        await mw(job, nxt)
-
-    return call
-
-
 async def execute(
     spec: JobSpec | None, r: Running, middleware: Sequence[RunMiddleware],
     threads: Executor | None = None,
@@ -118,7 +107,7 @@ async def execute(
         return Outcome(queue=env.queue, job_id=env.id, token=r.reserved.token,
                        kind="fail", error=str(exc))
     assert spec is not None
-    call = wrap(middleware, handler_call(spec, r, threads))
+    call = compose(middleware, handler_call(spec, r, threads))
     try:
         if env.timeout is None:
             await call(job)

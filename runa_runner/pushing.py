@@ -6,17 +6,19 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
-from .drivers.base import PushItem, UniqueUntil
-from .errors import ConfigError, PayloadInvalid, UnknownName
+from .drivers.base import BlockingPush, Driver, PushItem, UniqueUntil
+from .errors import ConfigError, PayloadInvalid, PushMiddlewareFailed, RunaError, UnknownName
+from .events import Observer
 from .job import Envelope, new_id
-from .specs import JobSpec, QueueSpec
-
-if TYPE_CHECKING:
-    from .registry import Registry
+from .limits import MAX_DEPTH, MAX_PAYLOAD_DEPTH, MAX_RECORD_BYTES, check_setting
+from .middleware import compose
+from .records import too_deep
+from .specs import JobSpec, PushMiddleware, QueueSpec
+from .suggest import lookup
 
 #: Payload JSON as drivers write it; built once (json.dumps with options builds one per call).
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
@@ -26,6 +28,12 @@ _wire = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 #: Stand-ins for a job's id and payload while a Template splits its envelope's JSON.
 _ID_MARK = "\x00id"
 _PAYLOAD_MARK = "\x00payload"
+
+#: Payload characters below which the envelope surely fits MAX_RECORD_BYTES (4 bytes a
+#: character at most, with room for the envelope): bigger ones are measured.
+_SURELY_STORABLE = MAX_RECORD_BYTES // 4 - 65_536
+#: Bytes a driver may add to the envelope (the id, enqueued_at and available_at stamps).
+_STAMPS = 256
 
 #: Jobs per progress step of ``runa-runner push --jsonl``.
 BATCH = 500
@@ -75,20 +83,41 @@ def encode_payload(spec: JobSpec, payload: Any) -> tuple[Any, str]:
             raise PayloadInvalid(spec.name, errors) from None
         payload = spec.adapter.dump_python(value, mode="json")
     try:
-        return payload, _encode(payload)  # refused here, before anything is enqueued
-    except (TypeError, ValueError) as exc:
-        raise PayloadInvalid(
-            spec.name, [("", f"payload is not JSON-serialisable: {exc}")]
-        ) from None
+        text = _encode(payload)  # refused here, before anything is enqueued
+    except (TypeError, ValueError, RecursionError) as exc:
+        why = f"nested deeper than {MAX_PAYLOAD_DEPTH} levels" if isinstance(
+            exc, RecursionError) else str(exc)
+        raise PayloadInvalid(spec.name, [("", f"payload is not JSON-serialisable: {why}")]
+                             ) from None
+    problem = unstorable(text)
+    if problem is not None:
+        raise PayloadInvalid(spec.name, [("", f"payload {problem}")])
+    return payload, text
+
+
+def unstorable(text: str, depth: int = MAX_PAYLOAD_DEPTH) -> str | None:
+    """Why JSON ``text`` could not be stored and read back (records.loads would refuse
+    it: not UTF-8, too deep), or None. ASCII text, the common case, costs one scan."""
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from "\ud800"
+            return (f"is not valid UTF-8: lone surrogate {text[exc.start]!r} "
+                    f"at character {exc.start}")
+    if too_deep(text, depth):
+        return f"is nested deeper than {depth} levels"
+    return None
 
 
 def check_options(opts: PushOptions) -> None:
-    for name in ("delay", "unique_for", "retry_delay", "timeout"):
+    """Every numeric option in its documented range (limits.py): one ConfigError line."""
+    for name in ("delay", "unique_for", "retry_delay", "timeout", "retry"):
         value = getattr(opts, name)
-        if value is not None and value < 0:
-            raise ConfigError(f"push option {name} must be >= 0, got {value}")
-    if opts.retry is not None and opts.retry < 0:
-        raise ConfigError(f"push option retry must be >= 0, got {opts.retry}")
+        if value is not None:
+            try:
+                check_setting(name, value)
+            except ValueError as exc:
+                raise ConfigError(f"push option {exc}") from None
     if opts.unique_until not in (None, "done", "start"):
         raise ConfigError(f"push option unique_until must be 'done' or 'start', "
                           f"got {opts.unique_until!r}")
@@ -124,6 +153,10 @@ class Template:
         # The id and payload come before meta and unique, so the first match is theirs.
         head, _, rest = _wire(sample.to_dict()).partition(_wire(_ID_MARK))
         mid, _, tail = rest.partition(_wire(_PAYLOAD_MARK))
+        problem = unstorable(head + mid + tail, MAX_DEPTH)
+        if problem is not None:  # meta or unique key: refused before anything is stored
+            where = problem.partition(" at character")[0]  # a place in the envelope: no help
+            raise ConfigError(f"push of '{spec.name}': meta or unique key {where}")
         return cls(
             spec=spec,
             queue=queue,
@@ -141,13 +174,8 @@ class Template:
     def item(self, payload: Any, text: str) -> PushItem:
         """One job of the batch: ``payload`` validated, ``text`` its JSON."""
         limit = self.queue.max_payload_bytes
-        if limit is not None:
-            size = len(text.encode())
-            if size > limit:
-                raise PayloadInvalid(self.spec.name, [(
-                    "", f"payload is {size} bytes, over queue '{self.queue.name}' limit of "
-                    f"{limit} bytes",
-                )])
+        if limit is not None or len(text) > _SURELY_STORABLE:
+            self._check_size(len(text.encode()), limit)
         job_id = new_id()
         env = Envelope(
             job_id, self.queue.name, self.spec.name, payload, 0, self.max_retries,
@@ -157,115 +185,197 @@ class Template:
         wire = f'{head}"{job_id}"{mid}{text}{tail}'
         return PushItem(env, self.delay, self.unique_until, self.unique_for, wire)
 
-
-async def push_many(
-    registry: Registry, job: str, payloads: Sequence[Any], opts: PushOptions,
-    connection: Any = None,
-) -> list[str]:
-    """Validate all payloads (nothing is enqueued if one is bad), then push in batches.
-
-    ``connection`` (a database connection of the caller) makes the driver write inside
-    the caller's transaction; only drivers whose ``push`` takes it accept one.
-    """
-    template, items = _prepare(registry, job, payloads, opts)
-    driver = await registry.open_driver(template.queue.driver)
-    extra = _on_connection(driver, template.queue, connection)
-    chain = [*registry.push_middleware, *template.queue.middleware]
-    if not chain:
-        ids: list[str] = []
-        for start in range(0, len(items), DRIVER_BATCH):
-            ids.extend(await driver.push(items[start:start + DRIVER_BATCH], **extra))
-        return ids
-
-    async def store(item: PushItem) -> str:
-        return (await driver.push([item], **extra))[0]
-
-    call = _wrap_push(chain, store)
-    return [await call(item) for item in items]
+    def _check_size(self, size: int, limit: int | None) -> None:
+        if limit is not None and size > limit:
+            raise PayloadInvalid(self.spec.name, [(
+                "", f"payload is {size} bytes, over queue '{self.queue.name}' limit of "
+                f"{limit} bytes",
+            )])
+        # a stored record larger than this is refused when read (records.loads)
+        room = MAX_RECORD_BYTES - len("".join(self.wire).encode()) - _STAMPS
+        if size > room:
+            raise PayloadInvalid(self.spec.name, [(
+                "", f"payload is {size:,} bytes, over the {room:,} bytes a job may hold")])
 
 
-def push_blocking(
-    registry: Registry, job: str, payloads: Sequence[Any], opts: PushOptions,
-    connection: Any = None,
-) -> list[str] | None:
-    """``push_many`` in the caller's thread, when the queue's driver can push without an
-    event loop and no push middleware (a coroutine) has to run; else None."""
-    registry._freeze_on_use()
-    template = _template(registry, job, opts)
-    driver = registry.drivers[template.queue.driver]
-    # The optional push_blocking (drivers/base.py), looked up once per push.
-    blocking: Callable[..., list[str]] | None = getattr(driver, "push_blocking", None)
-    if blocking is None or registry.push_middleware or template.queue.middleware:
-        return None
-    extra = _on_connection(driver, template.queue, connection)
-    _, items = _prepare(registry, job, payloads, opts)
-    ids: list[str] = []
-    for start in range(0, len(items), DRIVER_BATCH):
-        ids.extend(blocking(items[start:start + DRIVER_BATCH], **extra))
-    return ids
-
-
-def _on_connection(driver: Any, queue: QueueSpec, connection: Any) -> dict[str, Any]:
-    """The keyword that hands ``connection`` to the driver's push, or a ConfigError
-    naming the queue when its driver cannot write inside a caller's transaction."""
-    if connection is None:
-        return {}
-    if "connection" not in inspect.signature(driver.push).parameters:
-        raise ConfigError(
-            f"queue '{queue.name}' uses driver '{queue.driver}' (type {driver.type_name}), "
-            "which cannot push inside the caller's transaction: connection= needs a "
-            "postgres driver")
-    return {"connection": connection}
-
-
-def _prepare(registry: Registry, job: str, payloads: Sequence[Any],
-             opts: PushOptions) -> tuple[Template, list[PushItem]]:
-    registry._freeze_on_use()
-    template = _template(registry, job, opts)
-    return template, [template.item(*encode_payload(template.spec, p)) for p in payloads]
-
-
-#: Resolved templates kept per registry; options vary (delay, retry), so the cache is bounded.
+#: Resolved templates kept per pusher; options vary (delay, retry), so the cache is bounded.
 TEMPLATE_CACHE = 256
 
-
-def _template(registry: Registry, job: str, opts: PushOptions) -> Template:
-    """The job's template for ``opts``, resolved once per distinct options."""
-    cache = registry._push_templates
-    # A unique key or meta usually differs per push: those are resolved each time.
-    key = (job, opts) if opts.unique is None and opts.meta is None else None
-    found: Template | None = cache.get(key) if key is not None else None
-    if found is not None:
-        return found
-    check_options(opts)
-    spec = registry.job_spec(job)
-    if opts.queue is None and spec.queue not in registry.queues:
-        raise UnknownName(f"job '{job}' has no queue (no queue '{spec.queue}' is declared): "
-                          "push it with queue=...")
-    template = Template.resolve(spec, registry.queue_spec(opts.queue or spec.queue), opts)
-    if key is not None and len(cache) < TEMPLATE_CACHE:
-        cache[key] = template
-    return template
+OpenDriver = Callable[[str], Awaitable[Driver]]
 
 
-def _wrap_push(
-    chain: Sequence[Any], inner: Callable[[PushItem], Awaitable[str]]
-) -> Callable[[PushItem], Awaitable[str]]:
-    """Compose push middleware, outermost first; each sees the envelope and returns the id."""
-    call = inner
-    for mw in reversed(chain):
-        call = _bind_push(mw, call)
-    return call
+class Pusher:
+    """Pushes the jobs of one frozen registry: built at freeze from its specs, drivers
+    and connections, it owns the cache of resolved templates (the specs never change).
+
+    Args:
+        queues, jobs: the frozen specs by name.
+        drivers: the registry's drivers by name (checked once for a blocking push).
+        open_driver: the driver by name, opened on the running event loop.
+        middleware: push middleware for every queue (outermost first).
+        events: told ``on_pushed`` after each store.
+    """
+
+    def __init__(
+        self, queues: Mapping[str, QueueSpec], jobs: Mapping[str, JobSpec],
+        drivers: Mapping[str, Driver], open_driver: OpenDriver,
+        middleware: Sequence[PushMiddleware] = (), events: Observer | None = None,
+    ) -> None:
+        self._queues = queues
+        self._jobs = jobs
+        self._open = open_driver
+        self._drivers = drivers
+        self._middleware = tuple(middleware)
+        #: drivers that can push from sync code without an event loop
+        self._blocking = {name: d for name, d in drivers.items() if isinstance(d, BlockingPush)}
+        #: drivers whose push takes ``connection=`` (writes in the caller's transaction)
+        self._transactional = {name for name, d in drivers.items()
+                               if "connection" in inspect.signature(d.push).parameters}
+        self._templates: dict[tuple[str, PushOptions], Template] = {}
+        self._events = events or Observer()
+
+    async def push_many(self, job: str, payloads: Sequence[Any], opts: PushOptions,
+                        connection: Any = None) -> list[str]:
+        """Validate all payloads (nothing is enqueued if one is bad), then push in batches.
+
+        ``connection`` (a database connection of the caller) makes the driver write inside
+        the caller's transaction; only drivers whose ``push`` takes it accept one.
+        """
+        template, items = self._prepare(job, payloads, opts)
+        store = self._store(template.queue, await self._open(template.queue.driver), connection)
+        chain = (*self._middleware, *template.queue.middleware)
+        if chain:
+            ids = [await _through(chain, store, item) for item in items]
+        else:
+            ids = []
+            for start in range(0, len(items), DRIVER_BATCH):
+                ids.extend(await store(items[start:start + DRIVER_BATCH]))
+        self._events.on_pushed(template.queue.name, template.spec.name, ids)
+        return ids
+
+    def push_blocking(self, job: str, payloads: Sequence[Any], opts: PushOptions,
+                      connection: Any = None) -> list[str] | None:
+        """``push_many`` in the caller's thread, when the queue's driver can push without
+        an event loop and no push middleware (a coroutine) has to run; else None."""
+        template = self.template(job, opts)
+        blocking = self._blocking.get(template.queue.driver)
+        if blocking is None or self._middleware or template.queue.middleware:
+            return None
+        extra = self._on_connection(template.queue, connection)
+        _, items = self._prepare(job, payloads, opts)
+        push: Callable[..., list[str]] = blocking.push_blocking
+        ids: list[str] = []
+        for start in range(0, len(items), DRIVER_BATCH):
+            ids.extend(push(items[start:start + DRIVER_BATCH], **extra))
+        self._events.on_pushed(template.queue.name, template.spec.name, ids)
+        return ids
+
+    def checker(self, job: str, opts: PushOptions) -> Callable[[Any], None]:
+        """A check that refuses (PayloadInvalid) what ``push_many(job, [payload], opts)``
+        would refuse, storing nothing: so a bulk push can check every payload first.
+
+        Raises:
+            ConfigError, UnknownName: ``opts`` or ``job`` are refused (before any payload).
+        """
+        template = self.template(job, opts)
+
+        def check(payload: Any) -> None:
+            template.item(*encode_payload(template.spec, payload))
+
+        return check
+
+    def _store(self, queue: QueueSpec, driver: Driver,
+               connection: Any) -> Callable[[Sequence[PushItem]], Awaitable[list[str]]]:
+        """The driver's push, inside the caller's transaction when ``connection`` is given."""
+        extra = self._on_connection(queue, connection)
+        if not extra:
+            return driver.push
+        push: Callable[..., Awaitable[list[str]]] = driver.push
+
+        async def store(items: Sequence[PushItem]) -> list[str]:
+            return await push(items, **extra)
+
+        return store
+
+    def _on_connection(self, queue: QueueSpec, connection: Any) -> dict[str, Any]:
+        """The keyword that hands ``connection`` to the driver's push, or a ConfigError
+        naming the queue when its driver cannot write inside a caller's transaction."""
+        if connection is None:
+            return {}
+        if queue.driver not in self._transactional:
+            raise ConfigError(
+                f"queue '{queue.name}' uses driver '{queue.driver}' (type "
+                f"{self._drivers[queue.driver].type_name}), which cannot push inside the "
+                "caller's transaction: connection= needs a postgres driver")
+        return {"connection": connection}
+
+    def _prepare(self, job: str, payloads: Sequence[Any],
+                 opts: PushOptions) -> tuple[Template, list[PushItem]]:
+        template = self.template(job, opts)
+        return template, [template.item(*encode_payload(template.spec, p)) for p in payloads]
+
+    def template(self, job: str, opts: PushOptions) -> Template:
+        """The job's template for ``opts``, resolved once per distinct options."""
+        # A unique key or meta usually differs per push: those are resolved each time.
+        key = (job, opts) if opts.unique is None and opts.meta is None else None
+        found = self._templates.get(key) if key is not None else None
+        if found is not None:
+            return found
+        check_options(opts)
+        spec = lookup(self._jobs, job, "job")
+        if opts.queue is None and spec.queue not in self._queues:
+            raise UnknownName(f"job '{job}' has no queue (no queue '{spec.queue}' is declared): "
+                              "push it with queue=...")
+        template = Template.resolve(spec, lookup(self._queues, opts.queue or spec.queue, "queue"),
+                                    opts)
+        if key is not None and len(self._templates) < TEMPLATE_CACHE:
+            self._templates[key] = template
+        return template
 
 
-def _bind_push(
-    mw: Any, nxt: Callable[[PushItem], Awaitable[str]]
-) -> Callable[[PushItem], Awaitable[str]]:
-    async def call(item: PushItem) -> str:
-        async def call_next(envelope: Envelope) -> str:
-            return await nxt(PushItem(envelope, item.delay, item.unique_until, item.unique_for))
+async def _through(chain: Sequence[PushMiddleware],
+                   push: Callable[[Sequence[PushItem]], Awaitable[list[str]]],
+                   item: PushItem) -> str:
+    """Push one item through the middleware chain; each sees the envelope, returns the id."""
 
-        result: str = await mw(item.envelope, call_next)
+    async def store(envelope: Envelope) -> str:
+        # The envelope may have changed: the driver encodes it again (no pre-built wire).
+        return (await push([PushItem(envelope, item.delay, item.unique_until,
+                                     item.unique_for)]))[0]
+
+    call: Callable[[Envelope], Awaitable[str]] = compose([_guarded(mw) for mw in chain], store)
+    return await call(item.envelope)
+
+
+def _name(mw: Any) -> str:
+    """``module:qualname``, as a manifest names a middleware."""
+    return f"{getattr(mw, '__module__', '?')}:{getattr(mw, '__qualname__', repr(mw))}"
+
+
+def _guarded(mw: PushMiddleware) -> PushMiddleware:
+    """``mw``, its own failures (not ours, not those of the layers it calls) made one
+    PushMiddlewareFailed line naming it."""
+
+    async def guarded(envelope: Any, call_next: Callable[[Any], Awaitable[str]]) -> str:
+        passing: list[BaseException] = []  # what the inner layers raised, passed through
+
+        async def inner(env: Any) -> str:
+            try:
+                return await call_next(env)
+            except BaseException as exc:
+                passing.append(exc)
+                raise
+
+        try:
+            result: str = await mw(envelope, inner)
+        except RunaError:
+            raise  # ours (a refused payload, a driver error): it says what it is
+        except Exception as exc:
+            if exc in passing:
+                raise
+            raise PushMiddlewareFailed(
+                f"push middleware '{_name(mw)}' failed: {type(exc).__name__}: {exc}"
+            ) from exc
         return result
 
-    return call
+    return guarded

@@ -9,39 +9,66 @@ registry is what pushes jobs and what a worker unit runs.
 from __future__ import annotations
 
 import asyncio
-import difflib
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from contextvars import ContextVar, Token
 from types import MappingProxyType
 from typing import Any, TypeVar
 
 from . import specs
 from .connections import Connections
-from .drivers.base import Driver, JobRecord, UniqueUntil
+from .drivers.base import Driver, UniqueUntil
 from .errors import ConfigError, RegistryFrozen, UnknownName
+from .events import Observers
 from .handlers import is_async_handler, payload_adapter, payload_type
-from .pushing import PushOptions, push_blocking, push_many
+from .inspection import Inspector
+from .limits import check_setting
+from .pushing import Pusher, PushOptions
 from .specs import JobInfo, JobSpec, QueueInfo, QueueSpec, WorkerInfo, WorkerSpec
+from .suggest import did_you_mean, lookup
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_current: Registry | None = None
+#: The registry a worker unit runs, per task: handlers and the tasks they start see it.
+_running: ContextVar[Registry | None] = ContextVar("runa_running_registry", default=None)
+#: The last registry frozen in this process (the fallback outside a worker).
+_last_frozen: Registry | None = None
 
 
 def default() -> Registry:
     """The running registry (inside a worker), else the last one frozen in this process."""
-    if _current is None:
+    found = _running.get() or _last_frozen
+    if found is None:
         raise UnknownName("no registry: call rr.load(...) or freeze a Registry first")
-    return _current
+    return found
 
 
-def set_default(registry: Registry) -> None:
-    global _current
-    _current = registry
+def running(registry: Registry) -> Token[Registry | None]:
+    """Make ``registry`` the default of this task and the tasks it starts (a unit's run);
+    ``reset_running(token)`` undoes it."""
+    return _running.set(registry)
 
 
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
+def reset_running(token: Token[Registry | None]) -> None:
+    _running.reset(token)
+
+
+def check_settings(owner: str, settings: Mapping[str, Any]) -> None:
+    """Every set (not None) number in its documented range (limits.py), else one
+    ConfigError line naming the owner and the setting."""
+    for key, value in settings.items():
+        if value is not None:
+            try:
+                check_setting(key, value)
+            except ValueError as exc:
+                raise ConfigError(f"{owner}: {exc}") from None
+
+
+def check_name(kind: str, name: object, taken: Mapping[str, Any]) -> None:
+    """A name is a non-empty string, declared once."""
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{kind} name must be a non-empty string, got {name!r}")
+    if name in taken:
+        raise ConfigError(f"{kind} '{name}' is already declared")
 
 
 class Registry:
@@ -61,8 +88,10 @@ class Registry:
         self._push_middleware: list[specs.PushMiddleware] = []
         self._run_middleware: list[specs.RunMiddleware] = []
         self._connections = Connections(self._drivers)
-        #: pushing.py's resolved push templates (a frozen registry's specs never change)
-        self._push_templates: dict[Any, Any] = {}
+        #: Run events of this registry's pushes and units (metrics and logs add observers).
+        self.events = Observers()
+        #: Built at freeze, from the frozen specs (see pushing.py).
+        self._pusher: Pusher | None = None
 
     # ---- building ---------------------------------------------------------------
 
@@ -73,6 +102,8 @@ class Registry:
     def driver(self, name: str, driver: Driver) -> Registry:
         """Register a driver instance under ``name``."""
         self._check_mutable(f"add driver '{name}'")
+        check_name("driver", name, {k: v for k, v in self._drivers.items()
+                                    if k != specs.MEMORY_DRIVER})  # memory may be replaced
         self._drivers[name] = driver
         return self
 
@@ -94,6 +125,10 @@ class Registry:
     ) -> Registry:
         """Declare a queue (seed defaults: workers ``[default]``, retry 0, retry_delay 1s)."""
         self._check_mutable(f"add queue '{name}'")
+        check_name("queue", name, self._queues)
+        check_settings(f"queue '{name}'", {
+            "retry": retry, "retry_delay": retry_delay, "retry_max_delay": retry_max_delay,
+            "timeout": timeout, "retention": retention, "max_payload_bytes": max_payload_bytes})
         self._queues[name] = QueueSpec(
             name=name,
             driver=driver or specs.MEMORY_DRIVER,
@@ -123,10 +158,10 @@ class Registry:
     ) -> Registry:
         """Declare a worker pool (seed defaults: concurrency 1, lease 30s, stop_timeout 30s)."""
         self._check_mutable(f"add worker '{name}'")
-        if concurrency < 1:
-            raise ConfigError(f"worker '{name}': concurrency must be >= 1")
-        if lease <= 0:
-            raise ConfigError(f"worker '{name}': lease must be > 0")
+        check_name("worker", name, self._workers)
+        check_settings(f"worker '{name}'", {
+            "concurrency": concurrency, "poll_interval": poll_interval, "lease": lease,
+            "stop_timeout": stop_timeout})
         self._workers[name] = WorkerSpec(
             name=name,
             concurrency=concurrency,
@@ -165,6 +200,9 @@ class Registry:
 
             return decorate
         self._check_mutable(f"add job '{name}'")
+        check_name("job", name, self._jobs)
+        check_settings(f"job '{name}'", {"retry": retry, "retry_delay": retry_delay,
+                                         "timeout": timeout, "unique_for": unique_for})
         if not callable(handler):
             raise ConfigError(f"job '{name}': handler {handler!r} is not callable")
         ptype = payload_type(handler)
@@ -213,8 +251,10 @@ class Registry:
         if problems:
             raise ConfigError("; ".join(problems))
         self._frozen = True
-        self._drivers_view = MappingProxyType(self._drivers)
-        set_default(self)
+        self._pusher = Pusher(self.queues, self.jobs, self.drivers, self.open_driver,
+                              self._push_middleware, self.events)
+        global _last_frozen
+        _last_frozen = self
         return self
 
     def _reference_problems(self) -> Iterable[str]:
@@ -264,26 +304,13 @@ class Registry:
         return tuple(self._run_middleware)
 
     def queue_spec(self, name: str) -> QueueSpec:
-        try:
-            return self._queues[name]
-        except KeyError:
-            raise UnknownName(
-                f"unknown queue '{name}'" + did_you_mean(name, self._queues)
-            ) from None
+        return lookup(self._queues, name, "queue")
 
     def worker_spec(self, name: str) -> WorkerSpec:
-        try:
-            return self._workers[name]
-        except KeyError:
-            raise UnknownName(
-                f"unknown worker '{name}'" + did_you_mean(name, self._workers)
-            ) from None
+        return lookup(self._workers, name, "worker")
 
     def job_spec(self, name: str) -> JobSpec:
-        try:
-            return self._jobs[name]
-        except KeyError:
-            raise UnknownName(f"unknown job '{name}'" + did_you_mean(name, self._jobs)) from None
+        return lookup(self._jobs, name, "job")
 
     def queues_of(self, worker: str) -> list[QueueSpec]:
         """Queues served by ``worker``, in declaration order."""
@@ -315,7 +342,7 @@ class Registry:
         """Close every opened driver (pending pushes are already stored)."""
         await self._connections.close()
 
-    # ---- pushing (implemented in pushing.py) ------------------------------------
+    # ---- pushing (delegated to the Pusher built at freeze) -----------------------
 
     async def push(
         self,
@@ -349,14 +376,13 @@ class Registry:
             unique_for=unique_for, retry=retry, retry_delay=retry_delay,
             timeout=timeout, meta=meta,
         )
-        ids = await push_many(self, job, [payload], opts, connection)
-        return ids[0]
+        return (await self.pusher.push_many(job, [payload], opts, connection))[0]
 
     async def push_many(
         self, job: str, payloads: Iterable[Any], **options: Any
     ) -> list[str]:
         """Validate every payload first, then enqueue them in batches; return the ids."""
-        return await push_many(self, job, list(payloads), PushOptions(**options))
+        return await self.pusher.push_many(job, list(payloads), PushOptions(**options))
 
     def push_sync(self, job: str, payload: Any = None, **options: Any) -> str:
         """``push`` for sync callers, from any thread that is not running an event loop.
@@ -368,7 +394,7 @@ class Registry:
             asyncio.get_running_loop()
         except RuntimeError:  # no loop in this thread: a driver may push right here
             connection = options.pop("connection", None)
-            ids = push_blocking(self, job, [payload], PushOptions(**options), connection)
+            ids = self.pusher.push_blocking(job, [payload], PushOptions(**options), connection)
             if ids is not None:
                 return ids[0]
             if connection is not None:
@@ -376,72 +402,49 @@ class Registry:
         job_id: str = self.run_sync(self.push(job, payload, **options))
         return job_id
 
+    @property
+    def pusher(self) -> Pusher:
+        """What pushes this registry's jobs (using it freezes the registry)."""
+        if self._pusher is None:
+            self.freeze()
+        assert self._pusher is not None
+        return self._pusher
+
     def run_sync(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run a coroutine of this registry from sync code (see ``push_sync``)."""
         return self._connections.run_sync(coro)
 
-    # ---- information ------------------------------------------------------------
+    # ---- information and administration (implemented in inspection.py) ------------
+
+    def inspector(self, *, outside: bool = False) -> Inspector:
+        """The read and admin API over this registry's drivers (see inspection.py); a look
+        freezes the registry, as a push does."""
+        self._freeze_on_use()
+        return Inspector(self, outside=outside)
 
     async def queue_info(self) -> list[QueueInfo]:
-        """Counts per queue (None where the driver cannot count)."""
-        self._freeze_on_use()
-        out = []
-        for q in self._queues.values():
-            driver = await self.open_driver(q.driver)
-            c = await driver.counts(q.name)
-            out.append(QueueInfo(q.name, q.driver, list(q.workers),
-                                 c.pending, c.delayed, c.reserved, c.failed))
-        return out
+        """Counts per queue (None where the driver cannot count or did not answer)."""
+        return await self.inspector().queues()
 
     async def worker_info(self) -> list[WorkerInfo]:
         """Counters per worker pool, summed over its processes, and live instances."""
-        self._freeze_on_use()
-        out = []
-        for w in self._workers.values():
-            driver = await self.open_driver(self.stats_driver_name(w.name))
-            c = await driver.worker_counts(w.name)
-            out.append(WorkerInfo(
-                w.name, [q.name for q in self.queues_of(w.name)], w.concurrency,
-                c.instances, c.processed, c.succeeded, c.failed, c.retried,
-            ))
-        return out
+        return await self.inspector().workers()
 
     async def job_info(self, job_id: str) -> JobInfo | None:
         """The stored job, or None (a succeeded job is deleted, so it is unknown)."""
-        self._freeze_on_use()
-        for q in self._queues.values():
-            driver = await self.open_driver(q.driver)
-            rec = await driver.get(q.name, job_id)
-            if rec is not None:
-                return record_info(rec)
-        return None
+        return await self.inspector().job(job_id)
 
     async def failed(self, queue: str, limit: int = 1000, offset: int = 0) -> list[JobInfo]:
-        driver = await self.queue_driver(queue)
-        return [record_info(r) for r in await driver.list_failed(queue, limit, offset)]
+        return await self.inspector().failed(queue, limit, offset)
 
     async def retry_failed(self, queue: str, job_ids: Sequence[str] | None = None) -> int:
-        driver = await self.queue_driver(queue)
-        return await driver.retry_failed(queue, job_ids)
+        return await self.inspector().retry_failed(queue, job_ids)
 
     async def purge_failed(self, queue: str, older_than: float | None = None) -> int:
-        driver = await self.queue_driver(queue)
-        return await driver.purge_failed(queue, older_than)
+        return await self.inspector().purge_failed(queue, older_than)
 
     async def delete(self, queue: str, job_id: str) -> bool:
-        driver = await self.queue_driver(queue)
-        return await driver.delete(queue, job_id)
+        return await self.inspector().delete(queue, job_id)
 
     async def purge(self, queue: str) -> int:
-        driver = await self.queue_driver(queue)
-        return await driver.purge(queue)
-
-
-def record_info(rec: JobRecord) -> JobInfo:
-    env = rec.envelope
-    return JobInfo.with_traceback(
-        rec.traceback,
-        id=env.id, queue=env.queue, job=env.job, state=rec.state, attempts=env.attempt,
-        max_attempts=env.max_attempts, payload=env.payload, meta=dict(env.meta),
-        error=rec.error, enqueued_at=env.enqueued_at, available_at=env.available_at,
-    )
+        return await self.inspector().purge(queue)

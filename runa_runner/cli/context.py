@@ -8,17 +8,21 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from ..drivers.base import Capability
 from ..durations import DurationError, parse_duration
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
+    from ..manifest import PushScope
     from ..registry import Registry
 
 T = TypeVar("T")
 
 
-def load(args: argparse.Namespace, *, import_handlers: bool = True) -> Registry:
-    """The frozen registry of the manifest named by -c/--config (else $RUNA_CONFIG, jobs.yaml).
+def load(args: argparse.Namespace, *, import_handlers: bool = True,
+         scope: PushScope | None = None) -> Registry:
+    """The frozen registry of the manifest named by -c/--config (else $RUNA_CONFIG, jobs.yaml);
+    with a ``scope``, only the handler and middleware a push needs are imported.
 
     Raises:
         ConfigError: one line per problem; also when the file cannot be read.
@@ -27,9 +31,25 @@ def load(args: argparse.Namespace, *, import_handlers: bool = True) -> Registry:
 
     path = getattr(args, "config", None)
     try:
-        return load_registry(path, import_handlers=import_handlers)
+        return load_registry(path, import_handlers=import_handlers, scope=scope)
     except OSError as exc:  # the loader should say this itself; never show a traceback
         raise ConfigError(f"cannot read manifest {path or 'jobs.yaml'}: {exc.strerror}") from exc
+
+
+def require_cross_process(registry: Registry, queue: str, consequence: str) -> None:
+    """Refuse a queue whose driver lives only in this process (the CLI's own process).
+
+    ``consequence`` ends the message: what would go wrong (``": its failed jobs ..."``).
+
+    Raises:
+        UnknownName: no such queue (with did-you-mean).
+        ConfigError: the queue's driver is in-process.
+    """
+    name = registry.queue_spec(queue).driver
+    driver = registry.drivers[name]
+    if Capability.CROSS_PROCESS not in driver.capabilities:
+        raise ConfigError(
+            f"queue '{queue}' uses the in-process {driver.type_name} driver '{name}'{consequence}")
 
 
 def run_with(registry: Registry, command: Callable[[Registry], Awaitable[T]]) -> T:

@@ -8,9 +8,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from ..drivers.base import Capability
-from ..errors import ConfigError
-from ..registry import Registry
+from ..inspection import Inspector
 from ..specs import JobInfo
 from . import context, output
 
@@ -41,15 +39,12 @@ def run(args: argparse.Namespace) -> int:
     if usage_problem:
         args.failed_parser.error(usage_problem)  # exits 2
     registry = context.load(args, import_handlers=False)
-    driver_name = registry.queue_spec(args.queue).driver  # unknown queue: did-you-mean
-    driver = registry.drivers[driver_name]
-    if Capability.CROSS_PROCESS not in driver.capabilities:
-        # An empty list would be a guess: that driver's jobs live in another process.
-        raise ConfigError(
-            f"queue '{args.queue}' uses the in-process {driver.type_name} driver "
-            f"'{driver_name}': its failed jobs live only in the process that runs it")
+    # An empty list would be a guess: an in-process driver's jobs live in another process.
+    context.require_cross_process(
+        registry, args.queue, ": its failed jobs live only in the process that runs it")
     action = {"list": list_failed, "retry": retry, "delete": delete, "purge": purge}
-    return context.run_with(registry, lambda r: action[args.action](r, args))
+    return context.run_with(
+        registry, lambda r: action[args.action](Inspector(r, outside=True), args))
 
 
 def check_usage(args: argparse.Namespace) -> str | None:
@@ -65,10 +60,10 @@ def check_usage(args: argparse.Namespace) -> str | None:
     return None
 
 
-async def list_failed(registry: Registry, args: argparse.Namespace) -> int:
+async def list_failed(api: Inspector, args: argparse.Namespace) -> int:
     jobs: list[JobInfo] = []
     while True:
-        page = await registry.failed(args.queue, limit=PAGE, offset=len(jobs))
+        page = await api.failed(args.queue, limit=PAGE, offset=len(jobs))
         jobs += page
         if len(page) < PAGE:
             break
@@ -82,9 +77,9 @@ async def list_failed(registry: Registry, args: argparse.Namespace) -> int:
     return 0
 
 
-async def retry(registry: Registry, args: argparse.Namespace) -> int:
+async def retry(api: Inspector, args: argparse.Namespace) -> int:
     ids = None if args.all else list(args.ids)
-    count = await registry.retry_failed(args.queue, ids)
+    count = await api.retry_failed(args.queue, ids)
     report(args, "retried", count)
     if ids is not None and count < len(ids):
         # Not an error (DESIGN §6: exit 0): the jobs asked for are all not failed now.
@@ -93,11 +88,11 @@ async def retry(registry: Registry, args: argparse.Namespace) -> int:
     return 0
 
 
-async def delete(registry: Registry, args: argparse.Namespace) -> int:
+async def delete(api: Inspector, args: argparse.Namespace) -> int:
     if args.all:
-        report(args, "deleted", await registry.purge_failed(args.queue, None))
+        report(args, "deleted", await api.purge_failed(args.queue, None))
         return 0
-    unknown = [i for i in args.ids if not await _delete_failed(registry, args.queue, i)]
+    unknown = [i for i in args.ids if not await api.delete_failed(args.queue, i)]
     report(args, "deleted", len(args.ids) - len(unknown))
     for job_id in unknown:
         _warn(
@@ -105,17 +100,9 @@ async def delete(registry: Registry, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _delete_failed(registry: Registry, queue: str, job_id: str) -> bool:
-    # The driver's delete removes a job in any state; this command only touches failed ones.
-    info = await registry.job_info(job_id)
-    if info is None or info.queue != queue or info.state != "failed":
-        return False
-    return await registry.delete(queue, job_id)
-
-
-async def purge(registry: Registry, args: argparse.Namespace) -> int:
+async def purge(api: Inspector, args: argparse.Namespace) -> int:
     cutoff = None if args.older_than is None else context.ago(args.older_than)
-    report(args, "purged", await registry.purge_failed(args.queue, cutoff))
+    report(args, "purged", await api.purge_failed(args.queue, cutoff))
     return 0
 
 

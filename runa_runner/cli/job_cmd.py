@@ -7,12 +7,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from ..drivers.base import JobRecord
 from ..errors import DriverUnavailable, UnknownName
-from ..registry import Registry, record_info
-from ..specs import JobInfo, QueueSpec
+from ..inspection import Inspector
+from ..registry import Registry
+from ..specs import JobInfo
 from . import context, output
-from .list_cmd import Probe
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -42,18 +41,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def find(registry: Registry, job_id: str) -> tuple[JobInfo | None, dict[str, str]]:
-    """The stored job, searched queue by queue on every driver that answers, and the
-    drivers that did not (name -> reason): ids are unique, so a hit anywhere is the answer."""
-    probe = Probe(registry)
-    for q in registry.queues.values():
-        rec = await lookup(probe, q, job_id)
-        if rec is not None:
-            return record_info(rec), probe.down
-    return None, probe.down
-
-
-async def lookup(probe: Probe, queue: QueueSpec, job_id: str) -> JobRecord | None:
-    return await probe.ask(queue.driver, lambda d: d.get(queue.name, job_id))
+    """The stored job, asked of every driver that answers, and the drivers that did not
+    (name -> reason): ids are unique, so a hit anywhere is the answer."""
+    inspector = Inspector(registry, outside=True)
+    return await inspector.job(job_id), inspector.down
 
 
 def describe(info: JobInfo) -> str:

@@ -42,11 +42,6 @@ def print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
-def error_line(message: str) -> None:
-    """One error line on stderr, in the form main() uses for our errors."""
-    print(f"runa-runner: error: {message}", file=sys.stderr)
-
-
 def warning_line(message: str) -> None:
     """One warning line on stderr: the command still succeeds, but says what it missed."""
     print(f"runa-runner: warning: {message}", file=sys.stderr)

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..job import Envelope
 
@@ -38,6 +39,9 @@ from ..job import Envelope
 LEASE_LOST = "lease lost: the worker stopped renewing (crashed or killed) on the last attempt"
 
 JobState = Literal["pending", "delayed", "reserved", "failed"]
+#: The states ``list_jobs`` pages through (a reserved job is a worker's, briefly).
+ListState = Literal["pending", "delayed", "failed"]
+LIST_STATES: tuple[ListState, ...] = ("pending", "delayed", "failed")
 UniqueUntil = Literal["done", "start"]
 
 
@@ -56,9 +60,15 @@ class Capability(enum.Enum):
     INSTANCES = "instances"
     CROSS_PROCESS = "cross_process"  #: another process can push to / read it
     WAKE = "wake"  #: can wake an idle worker when work arrives (no polling)
+    #: ``list_jobs`` (a queue's jobs by state, newest first, paged by id) and ``oldest_due``
+    LIST_JOBS = "list_jobs"
+    #: a reservation is a delivery held by a live consumer, not a lease: nothing lapses,
+    #: but the server closes a consumer that holds one past the ``consumer_timeout`` key
+    CONSUMER_TIMEOUT = "consumer_timeout"
 
 
-ALL_CAPABILITIES = frozenset(Capability)
+#: What a lease-based store can offer (CONSUMER_TIMEOUT describes a broker, not a store).
+ALL_CAPABILITIES = frozenset(Capability) - {Capability.CONSUMER_TIMEOUT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +169,8 @@ class Driver(Protocol):
     """Storage for jobs. Every method is a coroutine; ``open`` is called before use.
 
     Unsupported operations raise :class:`runa_runner.errors.Unsupported`. A driver may
-    also offer ``push_blocking(items) -> list[str]``, ``push`` for sync code in the
-    caller's thread (``push_sync`` then needs no event loop).
+    also be a :class:`BlockingPush` (``push`` for sync code in the caller's thread, so
+    ``push_sync`` needs no event loop).
     Client-library exceptions never escape: they are wrapped in
     :class:`runa_runner.errors.DriverError` (``DriverUnavailable`` when the
     server cannot be reached), with the redacted target in the message.
@@ -206,6 +216,22 @@ class Driver(Protocol):
         """Failed jobs, oldest failure first."""
         ...
 
+    async def list_jobs(
+        self, queue: str, state: ListState, limit: int, after: str | None = None
+    ) -> list[JobRecord]:
+        """Up to ``limit`` jobs in ``state``, newest first, from an index (never a scan).
+
+        Newest is the latest ``available_at`` (pending, delayed) or ``failed_at`` (failed),
+        ties by id. ``after`` is the last id of the previous page; when that job left the
+        state meanwhile, the page continues from the time its id was made. Needs
+        :attr:`Capability.LIST_JOBS`.
+        """
+        ...
+
+    async def oldest_due(self, queue: str) -> float | None:
+        """``available_at`` of the oldest job due now (pending), or None when none is."""
+        ...
+
     async def retry_failed(self, queue: str, job_ids: Sequence[str] | None) -> int:
         """Move failed jobs (all when ``job_ids`` is None) back to pending, attempts reset."""
         ...
@@ -238,6 +264,54 @@ class Driver(Protocol):
         ...
 
 
+@runtime_checkable
+class BlockingPush(Protocol):
+    """A driver that can push from sync code without an event loop (checked once, at freeze)."""
+
+    def push_blocking(self, items: Sequence[PushItem]) -> list[str]: ...
+
+
+#: A manifest key's kind; the schema's block for the type must say the same.
+ConfigKind = Literal["string", "duration", "integer", "boolean"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigKey:
+    """One manifest key of a driver type; durations reach the factory in seconds."""
+
+    name: str
+    kind: ConfigKind
+    #: The value used when the key is absent (None: the client's own default).
+    default: Any = None
+
+
+#: Builds (never connects) a driver from its manifest keys and the manifest's folder.
+DriverFactory = Callable[[Mapping[str, Any], Path], Driver]
+
+
+@dataclass(frozen=True, slots=True)
+class DriverType:
+    """All the manifest layer knows about a driver type before an instance exists.
+
+    Each driver package declares one (``DRIVER_TYPE``); ``drivers/__init__.py`` maps
+    type names to them, and a test holds the manifest schema's per-type blocks to
+    ``config``.
+    """
+
+    name: str
+    capabilities: frozenset[Capability]
+    config: tuple[ConfigKey, ...]
+    factory: DriverFactory
+
+    def key(self, name: str) -> ConfigKey | None:
+        return next((k for k in self.config if k.name == name), None)
+
+    @property
+    def durations(self) -> frozenset[str]:
+        """The keys holding durations (converted to seconds before ``factory`` sees them)."""
+        return frozenset(k.name for k in self.config if k.kind == "duration")
+
+
 async def wait_any(events: Sequence[asyncio.Event], timeout: float) -> None:
     """Return when one of ``events`` is set or after ``timeout`` seconds (drivers' ``wait``)."""
     waiters = [asyncio.ensure_future(ev.wait()) for ev in events]
@@ -246,6 +320,15 @@ async def wait_any(events: Sequence[asyncio.Event], timeout: float) -> None:
     finally:
         for w in waiters:
             w.cancel()
+
+
+def id_time(job_id: str) -> float:
+    """When a job id was made (its first 12 hex digits are epoch ms): where ``list_jobs``
+    resumes after a job that left the listed state. Not an id: +inf (the first page)."""
+    head = job_id[:12]
+    if len(head) < 12 or any(c not in "0123456789abcdefABCDEF" for c in head):
+        return float("inf")
+    return int(head, 16) / 1000
 
 
 def unique_lock_key(queue: str, job: str, key: str) -> str:

@@ -21,17 +21,21 @@ from .base import (
     LEASE_LOST,
     Capability,
     DriverInfo,
+    DriverType,
     JobRecord,
     JobState,
+    ListState,
     Outcome,
     PushItem,
     QueueCounts,
     Reserved,
     StatsDelta,
     WorkerCounts,
+    id_time,
     unique_lock_key,
     wait_any,
 )
+from .bounds import check_items
 
 
 @dataclass(slots=True)
@@ -93,6 +97,7 @@ class MemoryDriver:
     # ---- push -----------------------------------------------------------------
 
     async def push(self, items: Sequence[PushItem]) -> list[str]:
+        check_items("memory", items)  # NaN or 1e400 would corrupt the heaps' order
         now = time.time()
         ids = []
         for item in items:
@@ -254,6 +259,38 @@ class MemoryDriver:
         entries = sorted(self._q(queue).failed.values(), key=lambda e: (e.failed_at or 0, e.env.id))
         return [self._record(e) for e in entries[offset:offset + limit]]
 
+    async def list_jobs(
+        self, queue: str, state: ListState, limit: int, after: str | None = None
+    ) -> list[JobRecord]:
+        # In-process and small by nature: a sort per page is the honest index here.
+        q = self._q(queue)
+        now = time.time()
+        self._recover_leases(q, now)
+        rows = sorted(((self._listed_time(e, state), e.env.id, e)
+                       for e in self._in_state(q, state, now)), reverse=True)
+        if after is not None:
+            when = next((t for t, i, _ in rows if i == after), id_time(after))
+            rows = [row for row in rows if (row[0], row[1]) < (when, after)]
+        return [self._record(e) for _, _, e in rows[:max(limit, 0)]]
+
+    def _in_state(self, q: _Queue, state: ListState, now: float) -> list[_Entry]:
+        if state == "failed":
+            return list(q.failed.values())
+        due = state == "pending"
+        return [e for e in q.jobs.values()
+                if e.state != "reserved" and (e.env.available_at <= now) == due]
+
+    @staticmethod
+    def _listed_time(entry: _Entry, state: ListState) -> float:
+        return (entry.failed_at or 0.0) if state == "failed" else entry.env.available_at
+
+    async def oldest_due(self, queue: str) -> float | None:
+        q = self._q(queue)
+        now = time.time()
+        self._recover_leases(q, now)
+        due = [e.env.available_at for e in self._in_state(q, "pending", now)]
+        return min(due, default=None)
+
     async def retry_failed(self, queue: str, job_ids: Sequence[str] | None) -> int:
         q = self._q(queue)
         ids = list(q.failed) if job_ids is None else [i for i in job_ids if i in q.failed]
@@ -342,3 +379,7 @@ class MemoryDriver:
         if q.leases:
             times.append(q.leases[0][0])
         return min(times) if times else None
+
+
+#: The ``memory`` driver type: no manifest keys.
+DRIVER_TYPE = DriverType("memory", MemoryDriver.CAPABILITIES, (), MemoryDriver.from_config)

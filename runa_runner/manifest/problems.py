@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
+
+from ..limits import short
+from ..suggest import did_you_mean as did_you_mean  # the manifest checks' import path
 
 Severity = Literal["error", "warning"]
 
@@ -51,12 +53,6 @@ class Problem:
         return self.severity == "error"
 
 
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
-    match = difflib.get_close_matches(name, [c for c in choices if c != name], n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
-
-
 def show(value: Any) -> str:
     """A value as the manifest author wrote it, for ``got ...`` in messages."""
     if value is None:
@@ -70,7 +66,7 @@ def show(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, int | float):
-        return repr(value)
+        return short(value)  # repr() of an integer of 5,000 digits raises ValueError
     return f"a {type(value).__name__}"
 
 

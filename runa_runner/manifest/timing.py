@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from ..drivers.base import Capability
 from ..durations import format_duration as fmt
+from ..limits import SHORT_LEASE
 from .document import Document, KeyPath
 from .problems import Problem
-from .view import AMQP_CONSUMER_TIMEOUT, QUEUE_DEFAULTS, View, seconds, whole
+from .view import QUEUE_DEFAULTS, View, seconds, whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +46,8 @@ def check_lease(doc: Document, view: View) -> Iterator[Problem]:
         caps = view.capabilities(driver)
         if caps is None or Capability.RENEW in caps:
             continue
-        if view.driver_type(driver) == "amqp":
-            continue  # no lease: the channel holds a delivery (check_consumer_timeout)
+        if Capability.CONSUMER_TIMEOUT in caps:
+            continue  # no lease: the consumer holds a delivery (check_consumer_timeout)
         for worker in view.queue_workers(t.queue):
             lease = view.worker_setting(worker, "lease")
             if t.seconds > lease:
@@ -115,17 +116,30 @@ def check_retention(doc: Document, view: View) -> Iterator[Problem]:
 def check_consumer_timeout(doc: Document, view: View) -> Iterator[Problem]:
     for t in timeouts(view):
         driver = view.queue_driver(t.queue)
-        if view.driver_type(driver) != "amqp":
+        kind = view.type_of(driver)
+        key = None if kind is None else kind.key("consumer_timeout")
+        if kind is None or key is None or Capability.CONSUMER_TIMEOUT not in kind.capabilities:
             continue
         limit = seconds(view.drivers[driver].get("consumer_timeout"))
-        limit = AMQP_CONSUMER_TIMEOUT if limit is None else limit
+        limit = float(key.default) if limit is None else limit
         if t.seconds > limit:
             yield doc.problem(t.path, (
-                f"timeout {fmt(t.seconds)} exceeds the consumer_timeout {fmt(limit)} of amqp "
-                f"driver '{driver}': RabbitMQ closes the channel of a job running that long"),
+                f"timeout {fmt(t.seconds)} exceeds the consumer_timeout {fmt(limit)} of "
+                f"{kind.name} driver '{driver}': RabbitMQ closes the channel of a job "
+                f"running that long"), severity="warning")
+
+
+def check_short_lease(doc: Document, view: View) -> Iterator[Problem]:
+    for name, worker in view.declared_workers.items():
+        lease = seconds(worker.get("lease")) if isinstance(worker, dict) else None
+        if lease is not None and 0 < lease < SHORT_LEASE:
+            yield doc.problem(("workers", name, "lease"), (
+                f"lease {fmt(lease)} is under {fmt(SHORT_LEASE)}: it may lapse before the worker "
+                f"renews it, and another worker then runs the same job again (raise the lease)"),
                 severity="warning")
 
 
 def timing_problems(doc: Document, view: View) -> list[Problem]:
-    checks = (check_lease, check_stop_timeout, check_retention, check_consumer_timeout)
+    checks = (check_lease, check_short_lease, check_stop_timeout, check_retention,
+              check_consumer_timeout)
     return [p for check in checks for p in check(doc, view)]

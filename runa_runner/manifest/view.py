@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import specs
-from ..drivers.base import Capability
+from ..drivers.base import Capability, DriverType
 from ..durations import DurationError, parse_duration
 
 #: Defaults of the effective settings, as the manifest spells them (for --explain).
@@ -23,11 +23,10 @@ WORKER_DEFAULTS: dict[str, Any] = {
     "concurrency": specs.DEFAULT_CONCURRENCY, "poll_interval": specs.DEFAULT_POLL_INTERVAL,
     "lease": specs.DEFAULT_LEASE, "stop_timeout": specs.DEFAULT_STOP_TIMEOUT,
 }
-#: RabbitMQ's default consumer_timeout, in seconds (30 minutes).
-AMQP_CONSUMER_TIMEOUT = 1800.0
-#: Driver keys holding durations (converted to seconds before the driver sees them).
-DRIVER_DURATIONS = frozenset({"busy_timeout", "socket_timeout", "socket_connect_timeout",
-                              "consumer_timeout"})
+#: The driver a manifest that declares none gets (DESIGN.md §2): durable and shared across
+#: processes, so ``push`` and ``work`` meet; its path is relative to the manifest's folder.
+LOCAL_DRIVER = "local"
+LOCAL_DRIVER_ENTRY: dict[str, Any] = {"type": "sqlite", "path": ".runa/queue.db"}
 
 
 def mapping(value: Any) -> dict[str, Any]:
@@ -44,17 +43,24 @@ def seconds(value: Any) -> float | None:
         return None
 
 
+#: Beyond every integer setting's range (limits.py), yet exact as a float.
+_WHOLE_BOUND = 2**53
+
+
 def whole(value: Any) -> int | None:
-    """An integer setting, or None when absent or invalid."""
+    """An integer setting, or None when absent or invalid (the schema reports it)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not -_WHOLE_BOUND <= value <= _WHOLE_BOUND:  # also NaN; float(10**400) would raise
         return None
     return int(value) if float(value).is_integer() else None
 
 
-def driver_config(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """What ``from_config`` receives: the driver's keys minus type and x-*, durations in seconds."""
+def driver_config(kind: DriverType, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """What the type's factory receives: the driver's keys minus type and x-*, its
+    duration keys in seconds."""
     config = {k: v for k, v in entry.items() if k != "type" and not k.startswith("x-")}
-    for key in DRIVER_DURATIONS & set(config):
+    for key in kind.durations & set(config):
         config[key] = seconds(config[key])
     return config
 
@@ -64,7 +70,13 @@ class View:
 
     def __init__(self, body: Mapping[str, Any]) -> None:
         self.body = body
-        self.drivers = {k: mapping(v) for k, v in mapping(body.get("drivers")).items()}
+        declared = {k: mapping(v) for k, v in mapping(body.get("drivers")).items()}
+        implicit = specs.MEMORY_DRIVER
+        if not declared:
+            declared = {LOCAL_DRIVER: dict(LOCAL_DRIVER_ENTRY)}
+        if len(declared) == 1:
+            implicit = next(iter(declared))  # the only declared driver (or `local`)
+        self.drivers = declared
         self.drivers.setdefault(specs.MEMORY_DRIVER, {"type": "memory"})
         self.declared_queues = mapping(body.get("queues"))
         self.declared_workers = mapping(body.get("workers"))
@@ -76,7 +88,7 @@ class View:
         }
         self.jobs = {k: mapping(v) for k, v in mapping(body.get("jobs")).items()}
         default = body.get("default_driver")
-        self.default_driver = default if isinstance(default, str) else specs.MEMORY_DRIVER
+        self.default_driver = default if isinstance(default, str) else implicit
 
     def queue_driver(self, queue: str) -> str:
         name = self.queues.get(queue, {}).get("driver")
@@ -97,24 +109,22 @@ class View:
         kind = self.drivers.get(driver, {}).get("type")
         return kind if isinstance(kind, str) else None
 
-    def capabilities(self, driver: str) -> frozenset[Capability] | None:
-        """The driver's capabilities, or None when its type cannot be loaded here."""
+    def type_of(self, driver: str) -> DriverType | None:
+        """The driver's type, or None when it cannot be loaded here."""
         kind = self.driver_type(driver)
         if kind is None:
             return None
-        from ..drivers import driver_capabilities
+        from ..drivers import driver_type
 
         try:
-            return driver_capabilities(kind)
+            return driver_type(kind)
         except Exception:  # an unloadable type is reported by the import pass
             return None
 
-    def job_timeout(self, job: str) -> float | None:
-        """The job's effective timeout: the job's own, else its queue's."""
-        own = seconds(self.jobs[job].get("timeout"))
-        if own is not None:
-            return own
-        return seconds(self.queues.get(self.job_queue(job), {}).get("timeout"))
+    def capabilities(self, driver: str) -> frozenset[Capability] | None:
+        """The driver's capabilities, or None when its type cannot be loaded here."""
+        kind = self.type_of(driver)
+        return None if kind is None else kind.capabilities
 
     def worker_setting(self, worker: str, key: str) -> float:
         value = seconds(self.workers.get(worker, {}).get(key))

@@ -32,20 +32,14 @@ from typing import Any
 import pytest
 
 import runa_runner as rr
+from runa_runner.drivers import driver_type
 from runa_runner.drivers.base import Capability, Driver
 
+from .drivers import TABLE
 from .helpers import DRIVER, QUEUE, TOUCHED, WORKER, Namespace, cleanup_namespace
 
-DRIVERS = ["memory", "sqlite", "redis", "amqp", "postgres"]
-
-#: driver name -> (module, class)
-MODULES = {
-    "memory": ("runa_runner.drivers.memory", "MemoryDriver"),
-    "sqlite": ("runa_runner.drivers.sqlite", "SQLiteDriver"),
-    "redis": ("runa_runner.drivers.redis", "RedisDriver"),
-    "amqp": ("runa_runner.drivers.amqp", "AMQPDriver"),
-    "postgres": ("runa_runner.drivers.postgres", "PostgresDriver"),
-}
+#: Every driver the suite runs, from its one table (tests/contract/drivers.py).
+DRIVERS = list(TABLE)
 
 
 @pytest.fixture(params=DRIVERS)
@@ -56,18 +50,18 @@ def driver_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def driver_class(driver_name: str, require_service: Callable[[str], None]) -> Any:
-    if driver_name in ("redis", "amqp", "postgres"):
-        require_service(driver_name)
-    module_name, attr = MODULES[driver_name]
+    spec = TABLE[driver_name]
+    if spec.service is not None:
+        require_service(spec.service)
     try:
-        return getattr(importlib.import_module(module_name), attr)
+        return getattr(importlib.import_module(spec.module), spec.cls)
     except (ImportError, AttributeError) as exc:
         pytest.skip(f"driver not available yet ({driver_name}: {exc})")
 
 
 @pytest.fixture
-def driver_capabilities(driver_class: Any) -> frozenset[Capability]:
-    return frozenset(getattr(driver_class, "CAPABILITIES", None) or driver_class.capabilities)
+def driver_capabilities(driver_name: str, driver_class: Any) -> frozenset[Capability]:
+    return driver_type(driver_name).capabilities
 
 
 @pytest.fixture

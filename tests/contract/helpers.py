@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 from runa_runner.drivers.base import Capability, Driver, PushItem, Reserved, UniqueUntil
 from runa_runner.job import Envelope, new_id
 
+from .drivers import entry
+
 #: Names used by make_registry's defaults.
 DRIVER = "d"
 QUEUE = "q"
@@ -53,9 +55,7 @@ class Namespace:
 
     @property
     def prefix(self) -> str:
-        if self.driver_name == "redis":
-            return f"t:{self.uid}:"
-        return f"t{self.uid[:8]}."
+        return entry(self.driver_name).prefix(self.uid)
 
     @property
     def schema(self) -> str:
@@ -63,24 +63,13 @@ class Namespace:
         return f"runa_t_{self.uid[:12]}"
 
     def build(self) -> Driver:
-        cls = self.driver_class
-        if self.driver_name == "sqlite":
-            self.tmp_path.mkdir(parents=True, exist_ok=True)
-            drv: Driver = cls(str(self.tmp_path / "queue.db"))
-        elif self.driver_name == "redis":
-            drv = cls(self.redis_url, prefix=self.prefix)
-        elif self.driver_name == "amqp":
-            drv = cls(self.amqp_url, prefix=self.prefix, exchange=self.exchange)
-        elif self.driver_name == "postgres":
-            drv = cls(self.postgres_url, schema=self.schema)
-        else:
-            drv = cls()
-        return drv
+        return entry(self.driver_name).build(self)
 
 
 async def cleanup_namespace(ns: Namespace, made: Sequence[Driver]) -> None:
     """Purge what the test left and drop its Redis keys / AMQP queues; close its drivers."""
-    if made and ns.driver_name != "memory" and Capability.PURGE in made[0].capabilities:
+    caps = made[0].capabilities if made else frozenset()
+    if Capability.CROSS_PROCESS in caps and Capability.PURGE in caps:
         drv = ns.build()
         with contextlib.suppress(Exception):
             await drv.open()
@@ -91,59 +80,9 @@ async def cleanup_namespace(ns: Namespace, made: Sequence[Driver]) -> None:
     for drv in made:
         with contextlib.suppress(Exception):
             await drv.close()
-    if ns.driver_name == "redis":
-        await _drop_redis_keys(ns)
-    elif ns.driver_name == "amqp":
-        await _drop_amqp_queues(ns)
-    elif ns.driver_name == "postgres":
-        await drop_postgres_schema(ns.postgres_url, ns.schema)
-
-
-async def drop_postgres_schema(url: str, schema: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-            sql.Identifier(schema)))
-
-
-async def _drop_redis_keys(ns: Namespace) -> None:
-    import redis.asyncio as aioredis
-
-    client = aioredis.Redis.from_url(ns.redis_url)
-    try:
-        # Keys embed the prefix inside a hash tag ("{t:...:q}:ready"), so match anywhere.
-        keys = [k async for k in client.scan_iter(match=f"*{ns.prefix}*", count=500)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
-async def _drop_amqp_queues(ns: Namespace) -> None:
-    # Deleting a queue that does not exist is not an error in RabbitMQ, so one channel
-    # does it all. Retried: another test may force-close connections meanwhile.
-    import aio_pika
-
-    for attempt in range(3):
-        try:
-            conn = await aio_pika.connect(ns.amqp_url)
-            try:
-                channel = await conn.channel()
-                for name in _amqp_names(ns.prefix):
-                    await channel.queue_delete(name)
-                await channel.exchange_delete(ns.exchange)
-            finally:
-                await conn.close()
-                # aio-pika runs close callbacks as tasks: let them finish before the
-                # test's event loop closes, or they are destroyed pending.
-                await asyncio.sleep(0.01)
-            return
-        except Exception:
-            if attempt == 2:
-                raise
-            await asyncio.sleep(0.2)
+    drop = entry(ns.driver_name).drop
+    if drop is not None:
+        await drop(ns)
 
 
 #: Delays the tests use, so their AMQP holding queues are deleted too (the others,
@@ -151,7 +90,7 @@ async def _drop_amqp_queues(ns: Namespace) -> None:
 KNOWN_DELAYS = (0.01, 0.05, 0.2, 0.3, 0.4, 0.5, 1.0, 20.0, 60.0, 3600.0)
 
 
-def _amqp_names(prefix: str) -> list[str]:
+def amqp_names(prefix: str) -> list[str]:
     """RabbitMQ queues a test may have created (layout of runa_runner.drivers.amqp.names)."""
     try:
         from runa_runner.drivers.amqp import names

@@ -40,6 +40,9 @@ class Drain:
     def __init__(self, url: str, prefix: str) -> None:
         self.ran: dict[str, int] = {}
         self.enough = asyncio.Event()
+        #: Set once the fault was injected; runs past FAULT_AFTER wait for it, so the
+        #: fault always lands mid-drain however fast or slow the machine is.
+        self.faulted = asyncio.Event()
         self.driver = AMQPDriver(url, exchange=prefix + "x", prefix=prefix)
         self.registry = (
             rr.Registry().driver("d", self.driver)
@@ -53,6 +56,8 @@ class Drain:
         self.ran[job.id] = self.ran.get(job.id, 0) + 1
         if len(self.ran) >= FAULT_AFTER:
             self.enough.set()
+            if not self.faulted.is_set():
+                await asyncio.wait_for(self.faulted.wait(), 60)
         await asyncio.sleep(0.02)
 
     async def run_until_all_ran(self, ids: list[str]) -> None:
@@ -85,7 +90,10 @@ async def drain_through(drain: Drain, fault: Callable[[], Any]) -> None:
     ids = await drain.registry.push_many("j", [{"n": i} for i in range(JOBS)])
     worker = asyncio.ensure_future(drain.run_until_all_ran(ids))
     await asyncio.wait_for(drain.enough.wait(), 30)
-    await asyncio.to_thread(fault)
+    try:
+        await asyncio.to_thread(fault)
+    finally:
+        drain.faulted.set()
     assert len(drain.ran) < JOBS, "the drain finished before the fault hit"
     await worker
     counts = await drain.driver.counts("q")

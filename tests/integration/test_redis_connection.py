@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from runa_runner.drivers.redis import RedisDriver
-from runa_runner.drivers.redis.records import UNREADABLE
 from runa_runner.errors import ConfigError, DriverError, DriverUnavailable
+from runa_runner.records import UNREADABLE
 
 from .redis_support import QUEUE, Namespace, item
 
@@ -133,10 +133,14 @@ async def test_one_driver_serves_two_event_loops(ns: Namespace) -> None:
     assert [r.envelope.id] == done and r.envelope.payload == "from another loop"
 
 
-async def test_an_unreadable_envelope_is_handed_out_named_as_such(ns: Namespace) -> None:
+async def test_an_unreadable_envelope_goes_to_failed_and_is_never_handed_out(
+    ns: Namespace,
+) -> None:
     d = await ns.driver()
     [job_id] = await d.push([item()])
     await ns.raw.hset(ns.key(f"job:{job_id}"), "env", "{not json")
-    [r] = await d.reserve(QUEUE, 1, 30.0)
-    assert (r.envelope.id, r.envelope.payload) == (job_id, "{not json")
-    assert r.envelope.job.startswith(UNREADABLE[:-1])
+    assert await d.reserve(QUEUE, 1, 30.0) == []
+    [rec] = await d.list_failed(QUEUE)
+    assert (rec.envelope.id, rec.envelope.job, rec.envelope.payload) == (
+        job_id, UNREADABLE, "{not json")
+    assert rec.error is not None and rec.error.startswith("corrupt record: envelope is not JSON")

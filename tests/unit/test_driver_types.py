@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import runa_runner as rr
-from runa_runner.drivers import driver_class, driver_types
+from runa_runner.drivers import driver_type, driver_types
 from runa_runner.errors import MissingExtra
 from runa_runner.manifest import check_manifest, load_registry
 
@@ -109,7 +109,7 @@ def test_a_missing_extra_names_the_pip_install_line(
     monkeypatch.setitem(sys.modules, module, None)  # "import <module>" now fails
 
     with pytest.raises(MissingExtra) as caught:
-        driver_class(kind)
+        driver_type(kind)
 
     assert f"pip install 'runa-runner[{kind}]'" in str(caught.value)
     assert str(caught.value).startswith(f"driver type '{kind}' needs an optional dependency")

@@ -36,8 +36,10 @@ from typing import Any
 from ...errors import Unsupported
 from ..base import (
     Capability,
+    ConfigKey,
     DriverInfo,
     JobRecord,
+    ListState,
     Outcome,
     PushItem,
     QueueCounts,
@@ -45,6 +47,7 @@ from ..base import (
     StatsDelta,
     WorkerCounts,
 )
+from ..bounds import check_items
 from . import names
 from .deliveries import Deliveries
 from .failed import FailedStore
@@ -55,6 +58,15 @@ from .topology import Topology
 from .wake import Waker
 
 DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/"
+#: RabbitMQ's default consumer_timeout, in seconds (30 minutes).
+CONSUMER_TIMEOUT = 1800.0
+#: The manifest keys of an ``amqp`` driver.
+CONFIG = (
+    ConfigKey("url", "string", DEFAULT_URL),
+    ConfigKey("exchange", "string", "runa"),
+    ConfigKey("prefix", "string", "runa."),
+    ConfigKey("consumer_timeout", "duration", CONSUMER_TIMEOUT),
+)
 
 
 class AMQPDriver:
@@ -64,12 +76,13 @@ class AMQPDriver:
     CAPABILITIES = frozenset({
         Capability.DELAY, Capability.FAILED_STORE, Capability.PURGE, Capability.STATS,
         Capability.INSTANCES, Capability.CROSS_PROCESS, Capability.WAKE,
+        Capability.CONSUMER_TIMEOUT,
     })
     capabilities = CAPABILITIES
 
     def __init__(
         self, url: str = DEFAULT_URL, *, exchange: str = "runa", prefix: str = "runa.",
-        consumer_timeout: float = 1800.0,
+        consumer_timeout: float = CONSUMER_TIMEOUT,
     ) -> None:
         self.url, self.exchange, self.prefix = url, exchange, prefix
         self.consumer_timeout = consumer_timeout
@@ -106,6 +119,7 @@ class AMQPDriver:
         """Publish every item, confirms pipelined; returns once the broker has them all."""
         if any(item.envelope.unique is not None for item in items):
             raise Unsupported(self.type_name, "unique jobs")
+        check_items("amqp", items)
         now = time.time()
         envs = [(i.envelope.evolve(enqueued_at=now, available_at=now + i.delay), i.delay)
                 for i in items]
@@ -148,6 +162,14 @@ class AMQPDriver:
 
     async def list_failed(self, queue: str, limit: int = 100, offset: int = 0) -> list[JobRecord]:
         return await self._failed.list(queue, limit, offset)
+
+    async def list_jobs(
+        self, queue: str, state: ListState, limit: int, after: str | None = None
+    ) -> list[JobRecord]:
+        raise Unsupported(self.type_name, "listing jobs (RabbitMQ cannot browse a queue)")
+
+    async def oldest_due(self, queue: str) -> float | None:
+        raise Unsupported(self.type_name, "the age of the oldest pending job")
 
     async def retry_failed(self, queue: str, job_ids: Sequence[str] | None) -> int:
         return await self._failed.retry(queue, job_ids)

@@ -4,6 +4,11 @@ Needs the ``postgres`` extra (``pip install 'runa-runner[postgres]'``); this pac
 the only place in runa-runner that imports ``psycopg``.
 """
 
-from .driver import PostgresDriver
+from ..base import DriverType
+from .driver import CONFIG, PostgresDriver
 
-__all__ = ["PostgresDriver"]
+#: The ``postgres`` driver type.
+DRIVER_TYPE = DriverType("postgres", PostgresDriver.CAPABILITIES, CONFIG,
+                         PostgresDriver.from_config)
+
+__all__ = ["DRIVER_TYPE", "PostgresDriver"]

@@ -26,8 +26,10 @@ from ...errors import ConfigError, DriverError
 from ..base import (
     ALL_CAPABILITIES,
     LEASE_LOST,
+    ConfigKey,
     DriverInfo,
     JobRecord,
+    ListState,
     Outcome,
     PushItem,
     QueueCounts,
@@ -58,8 +60,13 @@ DEFAULT_SCHEMA = "runa"
 #: The statement that pages through each state of ``list_jobs``.
 LISTING = {"pending": "list_pending", "delayed": "list_delayed", "failed": "list_failed_newest"}
 
-#: The manifest keys this driver reads.
-KEYS = frozenset({"type", "url", "schema", "pool_size", "notify"})
+#: The manifest keys of the ``postgres`` driver type.
+CONFIG = (
+    ConfigKey("url", "string", DEFAULT_URL),
+    ConfigKey("schema", "string", DEFAULT_SCHEMA),
+    ConfigKey("pool_size", "integer"),
+    ConfigKey("notify", "boolean", True),
+)
 
 
 @dataclass(slots=True)
@@ -94,7 +101,8 @@ class PostgresDriver:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], base_dir: Path) -> PostgresDriver:
         """Build from a manifest's driver keys: url, schema, pool_size, notify."""
-        unknown = sorted(k for k in config if k not in KEYS and not k.startswith("x-"))
+        known = {"type", *(key.name for key in CONFIG)}
+        unknown = sorted(k for k in config if k not in known and not k.startswith("x-"))
         if unknown:
             raise ConfigError(f"postgres driver: unknown key(s) {', '.join(unknown)}")
         pool_size = config.get("pool_size")
@@ -291,7 +299,7 @@ class PostgresDriver:
         rows = await self._one("list_failed", queue=queue, limit=limit, offset=max(offset, 0))
         return [records.job(queue, row) for row in rows]
 
-    async def list_jobs(self, queue: str, state: str, limit: int,
+    async def list_jobs(self, queue: str, state: ListState, limit: int,
                         after: str | None = None) -> list[JobRecord]:
         """Up to ``limit`` jobs in ``state`` (pending, delayed, failed), newest first, paged
         by the last id of the previous page (an index range, never an offset). Ready for

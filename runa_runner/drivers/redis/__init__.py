@@ -4,6 +4,10 @@ Needs the ``redis`` extra (``pip install 'runa-runner[redis]'``); this package i
 the only place in runa-runner that imports ``redis``.
 """
 
-from .driver import RedisDriver
+from ..base import DriverType
+from .driver import CONFIG, RedisDriver
 
-__all__ = ["RedisDriver"]
+#: The ``redis`` driver type.
+DRIVER_TYPE = DriverType("redis", RedisDriver.CAPABILITIES, CONFIG, RedisDriver.from_config)
+
+__all__ = ["DRIVER_TYPE", "RedisDriver"]

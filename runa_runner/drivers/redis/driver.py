@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 import weakref
@@ -17,28 +18,33 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 
 from ...errors import ConfigError
+from ...redaction import redact, secrets
 from ..base import (
     ALL_CAPABILITIES,
     LEASE_LOST,
+    ConfigKey,
     DriverInfo,
     JobRecord,
+    ListState,
     Outcome,
     PushItem,
     QueueCounts,
     Reserved,
     StatsDelta,
     WorkerCounts,
+    id_time,
 )
 from . import records, scripts
-from .connection import Client, Settings, SyncClient, redact, translated
+from .connection import Client, Settings, SyncClient, translated
 from .durability import warn_if_evicting
 from .keys import queue_keys, worker_keys
 from .waiting import wait
+
+log = logging.getLogger("runa_runner.redis")
 
 #: Jobs per push.lua call (bounds one script's run time and argument count).
 PUSH_CHUNK = 250
@@ -63,6 +69,17 @@ class _Clients:
                 await client.aclose()
 
 
+#: The manifest keys of a ``redis`` driver.
+CONFIG = (
+    ConfigKey("url", "string", "redis://127.0.0.1:6379/0"),
+    ConfigKey("prefix", "string", "runa:queue:"),
+    ConfigKey("cluster", "boolean", False),
+    ConfigKey("pool_size", "integer"),
+    ConfigKey("socket_timeout", "duration"),
+    ConfigKey("socket_connect_timeout", "duration"),
+)
+
+
 class RedisDriver:
     """Jobs in Redis: one hash per job, sorted sets per state, all under the queue's hash tag."""
 
@@ -84,7 +101,7 @@ class RedisDriver:
                                        socket_connect_timeout)
         self.prefix = prefix
         self._target = redact(url)
-        self._secret = urlsplit(url).password
+        self._secrets = secrets(url)
         self._policy_checked = False  # maxmemory-policy is checked at the first open
         # redis-py clients belong to the loop that made them; push_sync may use another.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clients] = (
@@ -96,8 +113,7 @@ class RedisDriver:
     @classmethod
     def from_config(cls, config: Mapping[str, Any], base_dir: Path) -> RedisDriver:
         """Build from a manifest's driver keys (durations already in seconds)."""
-        known = {"type", "url", "prefix", "cluster", "pool_size", "socket_timeout",
-                 "socket_connect_timeout"}
+        known = {"type", *(key.name for key in CONFIG)}
         unknown = sorted(k for k in config if k not in known and not k.startswith("x-"))
         if unknown:
             raise ConfigError(f"redis driver: unknown key(s) {', '.join(unknown)}")
@@ -126,7 +142,7 @@ class RedisDriver:
         return clients
 
     def _errors(self) -> contextlib.AbstractContextManager[None]:
-        return translated(self._target, self._secret)
+        return translated(self._target, self._secrets)
 
     async def open(self) -> None:
         """Connect (on this event loop) and check that the server answers."""
@@ -215,9 +231,24 @@ class RedisDriver:
         if count <= 0:
             return []
         token_prefix = os.urandom(8).hex() + ":"
-        call = scripts.reserve(queue_keys(self.prefix, queue), min(count, MAX_RESERVE),
-                               lease, token_prefix, LEASE_LOST)
-        return records.reserved(queue, await self._run(call), token_prefix)
+        k = queue_keys(self.prefix, queue)
+        call = scripts.reserve(k, min(count, MAX_RESERVE), lease, token_prefix, LEASE_LOST)
+        jobs, corrupt = records.reserved(queue, await self._run(call))
+        if corrupt:
+            await self._fail_corrupt(queue, corrupt)
+        return jobs
+
+    async def _fail_corrupt(self, queue: str, corrupt: Sequence[records.Corrupt]) -> None:
+        """Records reserve handed out that cannot be read go to failed now, with the
+        token just handed out (reserve.lua already moved those it could judge itself);
+        one warning line each. Only readable jobs reach the worker."""
+        k = queue_keys(self.prefix, queue)
+        calls = [scripts.fail(k, c.job_id, c.token, c.error) for c in corrupt if c.token]
+        if calls:
+            await self._run_all(calls)
+        for c in corrupt:
+            log.warning("redis driver: queue %s: job %s moved to failed: %s",
+                        queue, c.shown_id, c.error)
 
     async def renew(self, queue: str, job_id: str, token: str, lease: float) -> bool:
         ok: bool = await self._run(
@@ -268,6 +299,21 @@ class RedisDriver:
         raw = await self._run(
             scripts.list_failed(queue_keys(self.prefix, queue), max(offset, 0), limit))
         return records.failed(queue, raw)
+
+    async def list_jobs(
+        self, queue: str, state: ListState, limit: int, after: str | None = None
+    ) -> list[JobRecord]:
+        if limit <= 0:
+            return []
+        made = float("inf") if after is None else id_time(after)
+        cursor = after if after is not None and made != float("inf") else ""
+        raw = await self._run(scripts.list_jobs(queue_keys(self.prefix, queue), state, limit,
+                                                cursor, 0.0 if cursor == "" else made))
+        return records.listed(queue, state, raw)
+
+    async def oldest_due(self, queue: str) -> float | None:
+        due: float | None = await self._run(scripts.oldest_due(queue_keys(self.prefix, queue)))
+        return due
 
     async def retry_failed(self, queue: str, job_ids: Sequence[str] | None) -> int:
         k = queue_keys(self.prefix, queue)

@@ -17,6 +17,7 @@ from importlib.resources import files
 from typing import Any, Generic, TypeVar
 
 from redis.asyncio import Redis
+from redis.client import NEVER_DECODE
 from redis.exceptions import NoScriptError, ResponseError
 
 from ..base import Outcome, PushItem, unique_lock_key
@@ -55,17 +56,27 @@ class Call(Generic[T]):
 
     lua: Lua
     keys: tuple[str, ...]
-    args: tuple[str | int | float, ...]
+    args: tuple[str | bytes | int | float, ...]
     parse: Callable[[Any], T]
+    #: Reply as bytes, undecoded: it holds stored records, which may not be UTF-8
+    #: (records.py decodes them, one at a time, so one bad record stops nothing).
+    raw: bool = False
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """redis-py's per-command options: no decoding for a ``raw`` call."""
+        return {NEVER_DECODE: True} if self.raw else {}
 
 
 async def run(client: Client, call: Call[T]) -> T:
     """Run one script call (EVALSHA, then EVAL on NOSCRIPT)."""
     n = len(call.keys)
     try:
-        raw = await client.evalsha(call.lua.sha, n, *call.keys, *call.args)
+        raw = await client.execute_command(
+            "EVALSHA", call.lua.sha, n, *call.keys, *call.args, **call.options)
     except NoScriptError:
-        raw = await client.eval(call.lua.source, n, *call.keys, *call.args)
+        raw = await client.execute_command(
+            "EVAL", call.lua.source, n, *call.keys, *call.args, **call.options)
     return call.parse(raw)
 
 
@@ -152,9 +163,11 @@ async def _pipeline(client: Client, calls: Sequence[Call[Any]], *, by_sha: bool)
         # execute_command: redis-py's cluster pipeline refuses .evalsha() for fear of
         # NOSCRIPT on some node; run_all handles NOSCRIPT itself.
         if by_sha:
-            pipe.execute_command("EVALSHA", c.lua.sha, len(c.keys), *c.keys, *c.args)
+            pipe.execute_command("EVALSHA", c.lua.sha, len(c.keys), *c.keys, *c.args,
+                                 **c.options)
         else:
-            pipe.execute_command("EVAL", c.lua.source, len(c.keys), *c.keys, *c.args)
+            pipe.execute_command("EVAL", c.lua.source, len(c.keys), *c.keys, *c.args,
+                                 **c.options)
     replies: list[Any] = await pipe.execute(raise_on_error=False)
     return replies
 
@@ -194,6 +207,8 @@ NEXT_DUE = _load("next_due")
 HEARTBEAT = _load("heartbeat")
 WORKER_COUNTS = _load("worker_counts")
 ADD_STATS = _load("add_stats")
+LIST_JOBS = _load("list_jobs")
+OLDEST_DUE = _load("oldest_due")
 
 
 def push(k: QueueKeys, items: Sequence[PushItem]) -> Call[list[str]]:
@@ -217,9 +232,9 @@ def _push_arg(it: PushItem) -> str:
 
 def reserve(k: QueueKeys, count: int, lease: float, token_prefix: str,
             lease_lost: str) -> Call[list[Any]]:
-    """Reserve up to ``count`` due jobs; reply as documented in reserve.lua."""
+    """Reserve up to ``count`` due jobs; reply (bytes) as documented in reserve.lua."""
     return Call(RESERVE, (k.ready, k.reserved, k.failed, k.job),
-                (count, repr(float(lease)), token_prefix, lease_lost), list)
+                (count, repr(float(lease)), token_prefix, lease_lost), list, raw=True)
 
 
 def renew(k: QueueKeys, job_id: str, token: str, lease: float) -> Call[bool]:
@@ -247,8 +262,12 @@ def settle(k: QueueKeys, o: Outcome) -> Call[bool]:
         return Call(RELEASE, (k.ready, k.reserved, k.signal, k.job),
                     (o.job_id, o.token, repr(float(o.delay)),
                      "1" if o.give_back_attempt else "0", o.error or ""), _flag)
-    return Call(FAIL, (k.reserved, k.failed, k.job),
-                (o.job_id, o.token, o.error or "failed", o.traceback or ""), _flag)
+    return fail(k, o.job_id, o.token, o.error or "failed", o.traceback or "")
+
+
+def fail(k: QueueKeys, job_id: str | bytes, token: str, error: str, tb: str = "") -> Call[bool]:
+    """Move a held job to failed; ``job_id`` as stored (bytes when it is not UTF-8)."""
+    return Call(FAIL, (k.reserved, k.failed, k.job), (job_id, token, error, tb), _flag)
 
 
 def _first_flag(raw: Any) -> bool:
@@ -256,8 +275,9 @@ def _first_flag(raw: Any) -> bool:
 
 
 def get(k: QueueKeys, job_id: str, lease_lost: str) -> Call[Any]:
-    """One job's stored fields, or None; reply as documented in get.lua."""
-    return Call(GET, (k.ready, k.reserved, k.failed, k.job), (job_id, lease_lost), _same)
+    """One job's stored fields (bytes), or None; reply as documented in get.lua."""
+    return Call(GET, (k.ready, k.reserved, k.failed, k.job), (job_id, lease_lost), _same,
+                raw=True)
 
 
 def delete(k: QueueKeys, job_id: str) -> Call[bool]:
@@ -271,8 +291,24 @@ def counts(k: QueueKeys, lease_lost: str) -> Call[list[int]]:
 
 
 def list_failed(k: QueueKeys, offset: int, limit: int) -> Call[list[Any]]:
-    """A page of failed jobs, oldest failure first; reply as in list_failed.lua."""
-    return Call(LIST_FAILED, (k.failed, k.job), (offset, limit), list)
+    """A page of failed jobs, oldest failure first; reply (bytes) as in list_failed.lua."""
+    return Call(LIST_FAILED, (k.failed, k.job), (offset, limit), list, raw=True)
+
+
+def list_jobs(k: QueueKeys, state: str, limit: int, after: str, made: float) -> Call[list[Any]]:
+    """A page of ``state`` newest first after the cursor ``after``; reply (bytes) as in
+    list_jobs.lua."""
+    zset = k.failed if state == "failed" else k.ready
+    return Call(LIST_JOBS, (zset, k.job), (state, limit, after, repr(made)), list, raw=True)
+
+
+def oldest_due(k: QueueKeys) -> Call[float | None]:
+    """available_at of the oldest due job, or None."""
+    return Call(OLDEST_DUE, (k.ready,), (), _maybe_float)
+
+
+def _maybe_float(raw: Any) -> float | None:
+    return None if raw is None else float(raw)
 
 
 def retry_failed(k: QueueKeys, batch: int, job_ids: Sequence[str]) -> Call[int]:

@@ -10,8 +10,11 @@ local jk = KEYS[4] .. id
 if not held(jk, ARGV[2], now) then
   return 0
 end
-if ARGV[4] == '1' and tonumber(redis.call('HINCRBY', jk, 'attempt', -1)) < 0 then
-  redis.call('HSET', jk, 'attempt', 0)
+-- An attempt that is not a count is left for reserve.lua to find (it fails the job as a
+-- corrupt record): HINCRBY on it would raise here.
+local attempt = count(redis.call('HGET', jk, 'attempt'), 0, MAX_ATTEMPTS)
+if ARGV[4] == '1' and attempt and attempt > 0 then
+  redis.call('HSET', jk, 'attempt', attempt - 1)
 end
 local avail = fmt(now + tonumber(ARGV[3]))
 redis.call('HSET', jk, 'state', 'pending', 'avail', avail)

@@ -1,0 +1,177 @@
+"""Run events: the one seam where metrics, logs and traces attach to what jobs do.
+
+The push path, the worker unit and its settler call one :class:`Observers`; each
+observer overrides only the hooks it needs (the rest are no-ops)::
+
+    on_pushed ──> on_started ──> on_settled(outcome, duration)
+                       └──> on_lease_lost            on_driver_down / on_driver_up
+
+Today's observers: :class:`Counter` (a unit's outcome counters, written to the stats
+driver by the settler) and :class:`JobLog` (the ``--verbose`` line per job). Hooks run
+inline on the caller's thread and event loop, so they must be quick and must not block
+(a counter, a log record); one that raises is logged and never stops a worker or a push.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from .drivers.base import Outcome, StatsDelta
+from .job import Envelope
+
+log = logging.getLogger("runa_runner.worker")
+
+#: The hooks of :class:`Observer`, in the order jobs meet them.
+HOOKS = ("on_pushed", "on_started", "on_settled", "on_lease_lost", "on_driver_down",
+         "on_driver_up")
+
+
+def outcome_name(outcome: Outcome) -> str:
+    """succeeded, failed, retried, or released (given back by a stop: not an attempt)."""
+    if outcome.kind == "ack":
+        return "succeeded"
+    if outcome.kind == "fail":
+        return "failed"
+    return "released" if outcome.give_back_attempt else "retried"
+
+
+class Observer:
+    """Hooks called as jobs move; each is a no-op here. Override the ones you need.
+
+    A later ``on_schedule_fired`` joins these when schedules come (DESIGN §10).
+    """
+
+    def on_pushed(self, queue: str, job: str, ids: Sequence[str]) -> None:
+        """``ids`` of ``job`` were stored in ``queue`` (one call per push or batch)."""
+
+    def on_started(self, worker: str, envelope: Envelope) -> None:
+        """A run of ``envelope`` (attempt ``envelope.attempt``) begins in ``worker``."""
+
+    def on_settled(self, worker: str, envelope: Envelope, outcome: Outcome, held: bool,
+                   duration: float) -> None:
+        """The run ended as ``outcome`` after ``duration`` seconds and the driver recorded it;
+        ``held`` is False when the lease had been lost (the outcome then changed nothing)."""
+
+    def on_lease_lost(self, worker: str, envelope: Envelope) -> None:
+        """The run's lease could not be renewed: it is being cancelled."""
+
+    def on_driver_down(self, worker: str, driver: str, error: BaseException) -> None:
+        """Calls to ``driver`` (its description) started failing."""
+
+    def on_driver_up(self, worker: str, driver: str) -> None:
+        """Calls to ``driver`` work again."""
+
+
+class Observers(Observer):
+    """Many observers as one. Each hook calls only the observers that override it, so
+    an unused hook costs one empty loop (the hot ones are called per job)."""
+
+    def __init__(self, observers: Iterable[Observer] = ()) -> None:
+        self._all: list[Observer] = []
+        self._calls: dict[str, list[Callable[..., None]]] = {hook: [] for hook in HOOKS}
+        for observer in observers:
+            self.add(observer)
+
+    def add(self, observer: Observer) -> None:
+        self._all.append(observer)
+        for hook in HOOKS:
+            if getattr(type(observer), hook, None) is not getattr(Observer, hook):
+                self._calls[hook].append(getattr(observer, hook))
+
+    def __iter__(self) -> Iterator[Observer]:
+        return iter(self._all)
+
+    def wants(self, hook: str) -> bool:
+        """Whether any observer overrides ``hook`` (lets a caller skip building its args)."""
+        return bool(self._calls[hook])
+
+    def on_pushed(self, queue: str, job: str, ids: Sequence[str]) -> None:
+        for call in self._calls["on_pushed"]:
+            _safely(call, queue, job, ids)
+
+    def on_started(self, worker: str, envelope: Envelope) -> None:
+        for call in self._calls["on_started"]:
+            _safely(call, worker, envelope)
+
+    def on_settled(self, worker: str, envelope: Envelope, outcome: Outcome, held: bool,
+                   duration: float) -> None:
+        for call in self._calls["on_settled"]:
+            _safely(call, worker, envelope, outcome, held, duration)
+
+    def on_lease_lost(self, worker: str, envelope: Envelope) -> None:
+        for call in self._calls["on_lease_lost"]:
+            _safely(call, worker, envelope)
+
+    def on_driver_down(self, worker: str, driver: str, error: BaseException) -> None:
+        for call in self._calls["on_driver_down"]:
+            _safely(call, worker, driver, error)
+
+    def on_driver_up(self, worker: str, driver: str) -> None:
+        for call in self._calls["on_driver_up"]:
+            _safely(call, worker, driver)
+
+
+def _safely(call: Callable[..., None], *args: Any) -> None:
+    try:
+        call(*args)
+    except Exception:  # an observer's bug must not stop a worker or a push
+        log.exception("run event observer %r failed", call)
+
+
+class Counter(Observer):
+    """A unit's outcome counters: ``total`` for its stop line, and the part not yet
+    written to the stats driver (``take``; ``give_back`` when the write failed).
+    A lost lease or a stop's release counts nothing."""
+
+    def __init__(self) -> None:
+        # succeeded, failed, retried: plain ints, as this runs once per job
+        self._total = [0, 0, 0]
+        self._unwritten = [0, 0, 0]
+
+    @property
+    def total(self) -> StatsDelta:
+        return StatsDelta(*self._total)
+
+    def on_settled(self, worker: str, envelope: Envelope, outcome: Outcome, held: bool,
+                   duration: float) -> None:
+        if not held or outcome.give_back_attempt:
+            return
+        i = _SLOT[outcome.kind]
+        self._total[i] += 1
+        self._unwritten[i] += 1
+
+    def add(self, delta: StatsDelta) -> None:
+        """Counts no settled outcome carries (e.g. a lost lease's last attempt)."""
+        for counts in (self._total, self._unwritten):
+            counts[0] += delta.succeeded
+            counts[1] += delta.failed
+            counts[2] += delta.retried
+
+    def take(self) -> StatsDelta:
+        delta = StatsDelta(*self._unwritten)
+        self._unwritten = [0, 0, 0]
+        return delta
+
+    def give_back(self, delta: StatsDelta) -> None:
+        u = self._unwritten
+        u[0], u[1], u[2] = u[0] + delta.succeeded, u[1] + delta.failed, u[2] + delta.retried
+
+
+class JobLog(Observer):
+    """One DEBUG line when a run starts and one when it is settled (``work --verbose``)."""
+
+    def on_started(self, worker: str, envelope: Envelope) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("job %s %s attempt %d/%d started", envelope.job, envelope.id,
+                      envelope.attempt, envelope.max_attempts)
+
+    def on_settled(self, worker: str, envelope: Envelope, outcome: Outcome, held: bool,
+                   duration: float) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("job %s %s %s", envelope.job, envelope.id, outcome.kind)
+
+
+#: Counter's slot per outcome kind.
+_SLOT = {"ack": 0, "fail": 1, "release": 2}
