@@ -18,8 +18,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from runa_runner.drivers import create_driver
-from runa_runner.drivers.base import Capability, Outcome, PushItem
+from runa_runner.drivers import create_driver, driver_type
+from runa_runner.drivers.base import ALL_CAPABILITIES, Outcome, PushItem
 from runa_runner.drivers.postgres import PostgresDriver
 from runa_runner.drivers.postgres.cursor import id_time
 from runa_runner.drivers.postgres.queries import SCHEMA_VERSION, statements
@@ -49,7 +49,10 @@ def test_capabilities_description_and_manifest_keys(tmp_path: Path) -> None:
                                      "schema": "jobs", "pool_size": 3, "notify": False},
                         tmp_path)
     assert isinstance(drv, PostgresDriver)
-    assert drv.capabilities == frozenset(Capability)
+    assert drv.capabilities == ALL_CAPABILITIES
+    assert [(k.name, k.kind) for k in driver_type("postgres").config] == [
+        ("url", "string"), ("schema", "string"), ("pool_size", "integer"),
+        ("notify", "boolean")]
     info = drv.describe()
     assert (info.type, info.target, info.extra) == (
         "postgres", "postgresql://u@db.example:5433/app", {"schema": "jobs"})
