@@ -21,6 +21,7 @@ from psycopg import sql
 from runa_runner.drivers import create_driver, driver_type
 from runa_runner.drivers.base import ALL_CAPABILITIES, Outcome, PushItem
 from runa_runner.drivers.postgres import PostgresDriver
+from runa_runner.drivers.postgres.borrowing import borrowed
 from runa_runner.drivers.postgres.cursor import id_time
 from runa_runner.drivers.postgres.queries import SCHEMA_VERSION, statements
 from runa_runner.errors import ConfigError, DriverError, DriverUnavailable
@@ -266,3 +267,32 @@ async def test_list_jobs_pages_newest_first_and_oldest_due(pg: PostgresDriver) -
     oldest = await pg.oldest_due(QUEUE)
     assert oldest is not None and oldest <= time.time() + 1
     assert await pg.list_jobs(QUEUE, "failed", 10) == []
+
+
+async def test_a_call_cancelled_while_waiting_for_a_connection_stops_and_gives_it_back(
+    pg_url: str,
+) -> None:
+    import psycopg_pool
+
+    pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
+        pg_url, min_size=1, max_size=1, open=False, timeout=30)
+    await pool.open(wait=True)
+
+    async def use_one() -> None:
+        async with borrowed(pool):
+            raise AssertionError("the cancelled call ran on")
+
+    try:
+        async with borrowed(pool) as held:
+            waiting = asyncio.create_task(use_one())
+            deadline = time.monotonic() + 10
+            while not pool.get_stats().get("requests_waiting") and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+        # The abandoned wait gets the connection as it is released, and gives it back.
+        async with asyncio.timeout(10), borrowed(pool) as again:
+            assert again is held
+    finally:
+        await pool.close()

@@ -25,9 +25,8 @@ CONNECT_TIMEOUT = 5.0
 #: Default largest number of connections per pool (one pool per event loop).
 DEFAULT_POOL_SIZE = 10
 #: Connections a pool opens up front: a worker's concurrent calls at start (reserve,
-#: wait, heartbeat, retention, settle) then never queue for one. (A caller cancelled
-#: while queued can lose its cancellation on Python 3.11, whose asyncio.wait_for
-#: returns a result that arrives together with the cancel.)
+#: wait, heartbeat, retention, settle) then never queue for one (and a caller that
+#: does queue keeps its cancellation: see borrowing.py).
 MIN_POOL_SIZE = 4
 #: Longest schema name PostgreSQL keeps (NAMEDATALEN - 1 bytes).
 MAX_NAME_BYTES = 63

@@ -38,6 +38,7 @@ from ..base import (
     WorkerCounts,
 )
 from . import counters, moves, records
+from .borrowing import borrowed
 from .connection import CONNECT_TIMEOUT, Settings, ensure_schema, is_disconnect, translated
 from .counters import PendingStats
 from .cursor import id_time
@@ -173,7 +174,7 @@ class PostgresDriver:
             for attempt in (0, 1):
                 conn: psycopg.AsyncConnection[Any] | None = None
                 try:
-                    async with pool.connection() as conn:
+                    async with borrowed(pool) as conn:
                         return await drive_in_transaction(conn, make(), transaction)
                 except psycopg.OperationalError as exc:
                     if attempt or not is_disconnect(exc, conn):
