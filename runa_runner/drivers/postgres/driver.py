@@ -303,8 +303,8 @@ class PostgresDriver:
     async def list_jobs(self, queue: str, state: ListState, limit: int,
                         after: str | None = None) -> list[JobRecord]:
         """Up to ``limit`` jobs in ``state`` (pending, delayed, failed), newest first, paged
-        by the last id of the previous page (an index range, never an offset). Ready for
-        the read API's protocol method of the same name."""
+        by the last id of the previous page (an index range, never an offset); see
+        ``Driver.list_jobs``."""
         name = LISTING.get(state)
         if name is None:
             raise ConfigError(f"postgres driver: cannot list jobs in state {state!r}")
