@@ -24,7 +24,7 @@ import report  # noqa: E402  (the benchmark modules live next to this script)
 from measure import Config, Row, measure_peer, measure_runa, soak  # noqa: E402
 from peers import DEFAULT, all_peers  # noqa: E402
 
-DRIVERS = ("memory", "sqlite", "redis", "amqp")
+DRIVERS = ("memory", "sqlite", "redis", "amqp", "postgres")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

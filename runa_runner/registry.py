@@ -414,12 +414,15 @@ class Registry:
         retry_delay: float | None = None,
         timeout: float | None = None,
         meta: Mapping[str, Any] | None = None,
+        connection: Any = None,
     ) -> str:
         """Validate ``payload`` and enqueue one job; return its id.
 
         Options left as None inherit (push > job > queue), so ``retry=0``
         really disables retries. A duplicate ``unique`` key returns the
-        existing job's id.
+        existing job's id. ``connection`` (a psycopg connection, on a postgres
+        driver) writes the job inside that connection's transaction: the job
+        exists if and only if the transaction commits.
 
         Raises:
             PayloadInvalid: with one ``JOB: FIELD: message`` line per field; nothing enqueued.
@@ -429,7 +432,7 @@ class Registry:
             unique_for=unique_for, retry=retry, retry_delay=retry_delay,
             timeout=timeout, meta=meta,
         )
-        return (await self.pusher.push_many(job, [payload], opts))[0]
+        return (await self.pusher.push_many(job, [payload], opts, connection))[0]
 
     async def push_many(
         self, job: str, payloads: Iterable[Any], **options: Any
@@ -441,13 +444,17 @@ class Registry:
         """``push`` for sync callers, from any thread that is not running an event loop.
 
         On a thread that runs a loop it raises ConfigError: ``await push(...)`` there.
+        ``connection=`` takes a sync psycopg connection (see ``push``).
         """
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # no loop in this thread: a driver may push right here
-            ids = self.pusher.push_blocking(job, [payload], PushOptions(**options))
+            connection = options.pop("connection", None)
+            ids = self.pusher.push_blocking(job, [payload], PushOptions(**options), connection)
             if ids is not None:
                 return ids[0]
+            if connection is not None:
+                options["connection"] = connection
         job_id: str = self.run_sync(self.push(job, payload, **options))
         return job_id
 
