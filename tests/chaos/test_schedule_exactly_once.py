@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import drop_redis_keys
+from .conftest import drop_postgres_schema, drop_redis_keys
 from .harness import EXE, environment, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -63,17 +64,23 @@ class Proc:
 
 
 @pytest.fixture
-def project(tmp_path: Path, require_service: Callable[[str], None],
-            redis_url: str) -> Iterator[Callable[[str], Path]]:
+def project(tmp_path: Path, require_service: Callable[[str], None], redis_url: str,
+            postgres_url: str) -> Iterator[Callable[[str], Path]]:
     prefixes: list[str] = []
+    schemas: list[str] = []
 
     def make(kind: str) -> Path:
         root = tmp_path / kind
         root.mkdir()
+        tag = uuid.uuid4().hex[:10]
         if kind == "redis":
             require_service("redis")
-            prefixes.append(f"sched-chaos:{root.stat().st_ino}:")
+            prefixes.append(f"sched-chaos:{tag}:")
             driver = f'{{type: redis, url: "{redis_url}", prefix: "{prefixes[-1]}"}}'
+        elif kind == "postgres":
+            require_service("postgres")
+            schemas.append(f"sched_chaos_{tag}")
+            driver = f'{{type: postgres, url: "{postgres_url}", schema: "{schemas[-1]}"}}'
         else:
             driver = "{type: sqlite, path: queue.db}"
         (root / "jobs.yaml").write_text(MANIFEST.format(driver=driver), encoding="utf-8")
@@ -83,6 +90,8 @@ def project(tmp_path: Path, require_service: Callable[[str], None],
     yield make
     for prefix in prefixes:
         drop_redis_keys(redis_url, prefix)
+    for schema in schemas:
+        drop_postgres_schema(postgres_url, schema)
 
 
 def fires(root: Path) -> dict[str, set[str]]:
@@ -95,7 +104,7 @@ def fires(root: Path) -> dict[str, set[str]]:
     return out
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+@pytest.mark.parametrize("kind", ["sqlite", "redis", "postgres"])
 def test_every_slot_fires_once_while_schedulers_are_killed(
     kind: str, project: Callable[[str], Path],
 ) -> None:

@@ -28,16 +28,19 @@ from ..base import (
     LEASE_LOST,
     ConfigKey,
     DriverInfo,
+    FireResult,
     JobRecord,
     ListState,
     Outcome,
     PushItem,
     QueueCounts,
     Reserved,
+    SlotClaim,
+    SlotState,
     StatsDelta,
     WorkerCounts,
 )
-from . import counters, moves, records
+from . import counters, moves, records, slots
 from .borrowing import borrowed
 from .connection import CONNECT_TIMEOUT, Settings, ensure_schema, is_disconnect, translated
 from .counters import PendingStats
@@ -274,6 +277,24 @@ class PostgresDriver:
         self._wake_local({o.queue for o, ok in zip(outcomes, held, strict=True)
                           if ok and o.kind == "release"})
         return held
+
+    # ---- schedules ------------------------------------------------------------------
+
+    async def fire(self, claim: SlotClaim) -> FireResult:
+        """Claim a schedule's slot and push its job in one transaction (slots.py)."""
+        s = slots.statements(self.settings.schema)
+        result: FireResult = await self._run(
+            lambda: slots.fire(self._q, s, claim, self.settings.channel, self.settings.notify),
+            transaction=True, durable=True)
+        if result.outcome == "fired":
+            self._wake_local({claim.queue})
+        return result
+
+    async def slot_state(self, queue: str, schedule: str) -> SlotState | None:
+        statement = slots.statements(self.settings.schema)["slot_state"]
+        rows = await self._run(lambda: moves.one(statement, {"queue": queue,
+                                                            "schedule": schedule}))
+        return slots.state_of(rows)
 
     # ---- inspection and housekeeping --------------------------------------------------
 

@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 
 #: The version a schema created by this code records in its ``schema_version`` table.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _NAME_RE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 

@@ -1,4 +1,5 @@
--- runa-runner PostgreSQL schema, version 1 (the row of {schema}.schema_version).
+-- runa-runner PostgreSQL schema, version 2 (the row of {schema}.schema_version; version 2
+-- added schedule_slots: a version-1 schema gets it by running these idempotent statements).
 --
 -- Run once per schema, inside one transaction under pg_advisory_xact_lock, by the
 -- first driver that opens it (connection.py); every statement is idempotent.
@@ -81,6 +82,18 @@ CREATE TABLE IF NOT EXISTS {schema}.instances (
     instance   text NOT NULL,
     expires_at double precision NOT NULL,
     PRIMARY KEY (worker, instance)
+);
+
+-- Per schedule (DESIGN §10): the newest slot claimed (watermark, epoch seconds) and the
+-- last slot that pushed a job, with that job's id. A claim is one transaction that locks
+-- this row, moves the watermark forward and inserts the job (sql/schedules.sql).
+CREATE TABLE IF NOT EXISTS {schema}.schedule_slots (
+    queue     text NOT NULL,
+    schedule  text NOT NULL,
+    watermark double precision,
+    fired     double precision,
+    job_id    text,
+    PRIMARY KEY (queue, schedule)
 );
 
 -- The hot table churns (insert, update, delete per job): vacuum it early and often,
