@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         from ..dashboard import create_app
     except ImportError as exc:
         raise MissingExtra(f"the dashboard needs an optional dependency ({exc.name}): "
-                           f"{INSTALL}") from exc
+                           f"{INSTALL}") from None
     registry = context.load(args, import_handlers=False)
     app: Any = create_app(registry, read_only=args.read_only, token=token, outside=True)
     if token is None:
