@@ -165,7 +165,7 @@ async def test_retry_and_delete_one_selected_and_all(
     make_registry: Callable[..., rr.Registry],
 ) -> None:
     reg = make_registry(jobs={"j": anything})
-    a, b, c_, d = await fail(reg, 4)
+    a, b, *_ = await fail(reg, 4)
     async with client(reg) as c:
         one = await post(c, f"/api/queues/{QUEUE}/failed/retry", {"ids": [a]})
         gone = await post(c, f"/api/queues/{QUEUE}/failed/delete", {"ids": [b, "0" * 26]})
