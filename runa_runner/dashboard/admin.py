@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import DriverUnavailable, Unsupported
-from .reads import Problem, Reader
+from .reads import MAX_ID_CHARS, Problem, Reader
 
 #: Ids one request may name (a page holds at most this many too).
 MAX_IDS = 1000
-#: A job id is 26 characters; anything far longer is not one.
-MAX_ID_CHARS = 200
 
 Action = Literal["retry", "delete"]
 

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from ..inspection import MAX_PAGE, PAGE
 from . import admin
 from .guard import json_problem
-from .reads import Problem, Reader
+from .reads import MAX_ID_CHARS, Problem, Reader
 
 #: The largest admin POST body read (1000 ids of 200 characters fit).
 MAX_BODY = 256 * 1024
@@ -32,8 +32,8 @@ def query_limit(request: Request, default: int = PAGE) -> int:
 
 def query_after(request: Request) -> str | None:
     after = request.query_params.get("after") or None
-    if after is not None and len(after) > admin.MAX_ID_CHARS:
-        raise Problem(400, f"after must be a job id (at most {admin.MAX_ID_CHARS} characters)")
+    if after is not None and len(after) > MAX_ID_CHARS:
+        raise Problem(400, f"after must be a job id (at most {MAX_ID_CHARS} characters)")
     return after
 
 

@@ -65,7 +65,8 @@ class Pages:
 
     async def problem_page(self, request: Request, problem: Problem) -> Response:
         if problem.status == 401:
-            return self.render(request, "login.html", {"message": problem.message}, 401)
+            return self.render(request, "login.html",
+                               {"message": problem.message, "anonymous": True}, 401)
         return self.render(request, "error.html", {"problem": problem}, problem.status)
 
     def page(self, handler: Any) -> Any:
@@ -132,11 +133,12 @@ class Pages:
         if self.guard.token is None:
             return redirect(request, "/")
         if request.method == "GET":
-            return self.render(request, "login.html", {"message": None})
+            return self.render(request, "login.html", {"message": None, "anonymous": True})
         form = await self.guard.form(request)
         sent = form.get("token")
         if not isinstance(sent, str) or not self.guard.login_ok(sent):
-            return self.render(request, "login.html", {"message": "wrong token"}, 401)
+            return self.render(request, "login.html",
+                               {"message": "wrong token", "anonymous": True}, 401)
         response = redirect(request, "/")
         set_cookie(request, response, SESSION_COOKIE, self.guard.session_value())
         return response

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from ..registry import Registry
 
 
+#: A job id is 26 characters; anything far longer is not one (and is not looked up).
+MAX_ID_CHARS = 200
+
+
 class Problem(Exception):
     """A request the dashboard cannot answer as asked: ``status`` and one line."""
 
@@ -124,6 +128,8 @@ class Reader:
             Problem: 404 unknown, 503 not found on the drivers that answered while
                 another could not be asked.
         """
+        if len(job_id) > MAX_ID_CHARS:  # not an id: no driver is asked
+            raise Problem(404, f"unknown job '{job_id[:40]}...'")
         api = self.inspector()
         info = await api.job(job_id)
         if info is None and api.down:
