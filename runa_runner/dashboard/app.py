@@ -63,7 +63,7 @@ def environment() -> Environment:
     env = Environment(loader=PackageLoader("runa_runner.dashboard", "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
     env.filters.update(num=num, age=age, when=when, pathpart=pathpart, pretty=pretty,
-                       brief=brief)
+                       brief=brief, ago=ago)
     env.globals["refresh_seconds"] = REFRESH_SECONDS
     return env
 
@@ -93,8 +93,13 @@ def when(epoch: float | None) -> str:
         text = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     except (OverflowError, OSError, ValueError):
         return str(epoch)
+    return f"{text} ({ago(epoch)})"
+
+
+def ago(epoch: float) -> str:
+    """How long ago (or ahead) ``epoch`` is: ``3m 4s ago``, ``in 1h 0m``."""
     delta = time.time() - epoch
-    return f"{text} ({age(abs(delta))} {'ago' if delta >= 0 else 'ahead'})"
+    return f"{age(delta)} ago" if delta >= 0 else f"in {age(-delta)}"
 
 
 def pathpart(value: Any) -> str:
