@@ -47,13 +47,15 @@ def from_json(body: Any) -> Selection:
     raise Problem(400, 'the body must be {"ids": ["ID", ...]} or {"all": true}')
 
 
-def from_form(form: Any) -> Selection:
-    """A form's selection: ``one`` (a row's own button), else ``all``, else the checked
-    ``ids``; nothing chosen is a 400."""
+def from_form(form: Any, action: Action) -> Selection:
+    """A form's selection: ``one`` (a row's own button), else ``all`` (to delete all, with
+    its ``confirm`` box ticked), else the checked ``ids``; nothing chosen is a 400."""
     one = form.getlist("one")
     if one:
         return Selection.of(one[:1])
     if form.get("all") == "1":
+        if action == "delete" and form.get("confirm") != "1":
+            raise Problem(400, "deleting every failed job needs its confirmation box ticked")
         return Selection(None)
     ids = form.getlist("ids")
     if not ids:

@@ -122,7 +122,7 @@ class Pages:
     async def act(self, request: Request, action: admin.Action) -> Response:
         queue = request.path_params["queue"]
         form = await self.guard.form(request)
-        chosen = admin.from_form(form)
+        chosen = admin.from_form(form, action)
         count = await admin.act(self.reader, queue, action, chosen)
         if form.get("back") == "job" and action == "retry" and chosen.ids:
             return redirect(request, f"/jobs/{quote(chosen.ids[0], safe='')}")

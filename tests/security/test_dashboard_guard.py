@@ -196,3 +196,20 @@ async def test_hostile_payloads_errors_and_names_show_as_text(registry: rr.Regis
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in pages[0].text
     assert "&lt;img src=x onerror=alert(1)&gt;" in pages[1].text
     assert "&lt;img src=x onerror=alert(1)&gt;" in pages[2].text
+
+
+async def test_deleting_all_from_the_page_needs_the_confirmation_box(
+    registry: rr.Registry,
+) -> None:
+    job_id = await failed_job(registry)
+    url = f"/queues/{QUEUE}/failed/delete"
+    async with client(create_app(registry)) as c:
+        page = await c.get(f"/queues/{QUEUE}?state=failed")
+        token = csrf_of(page.text)
+        unconfirmed = await c.post(url, data={"csrf": token, "all": "1"})
+        assert await state(registry, job_id) == "failed"
+        confirmed = await c.post(url, data={"csrf": token, "all": "1", "confirm": "1"})
+    assert 'name="confirm" value="1" required' in page.text
+    assert unconfirmed.status_code == 400 and "confirmation box" in unconfirmed.text
+    assert confirmed.status_code == 303 and confirmed.headers["location"].endswith("count=1")
+    assert await state(registry, job_id) is None
