@@ -16,10 +16,9 @@ import pytest
 import runa_runner as rr
 from runa_runner.drivers.base import Outcome
 
-pytest.importorskip("starlette", reason="the dashboard extra is not installed")
 httpx = pytest.importorskip("httpx")
-
-from runa_runner.dashboard import create_app  # noqa: E402
+create_app = pytest.importorskip(
+    "runa_runner.dashboard", reason="the dashboard extra is not installed").create_app
 
 QUEUE = "mail"
 
