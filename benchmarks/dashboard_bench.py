@@ -1,22 +1,28 @@
 """The dashboard on a big queue: overview and failed-page latency with 1,000,000 failed jobs.
 
     python benchmarks/dashboard_bench.py [--jobs 1000000] [--drivers sqlite,redis] [--runs 20]
+                                         [--sqlite-path FILE] [--redis-prefix P] [--keep]
 
-For each driver, one queue is filled with ``--jobs`` failed jobs through the driver's own
-calls (``push_many``, then ``reserve`` 1,000 at a time and one ``settle`` of "fail"
-outcomes per batch) plus 1,000 pending ones, then each page is fetched ``--runs`` times
-through the ASGI app in this process (httpx's ASGI transport: the app's work, without
-socket noise) and its median, p95 and worst times are printed. The target is < 200 ms
-for the overview and for a failed page (DESIGN §12: no count or page scans history).
+For each driver one queue is filled with ``--jobs`` failed jobs plus 1,000 pending ones,
+then each page is fetched ``--runs`` times through the ASGI app in this process (httpx's
+ASGI transport: the app's work without socket noise) and its median, p95 and worst times
+are printed. The target is < 200 ms for the overview and for a failed page (DESIGN §12:
+no count or page scans the history).
 
-Redis: the Redis on 127.0.0.1:6379 (``--redis-url``) under a unique prefix, removed
-afterwards with UNLINK in batches (no single long blocking command on a shared server).
+Filling: jobs are pushed with ``push_many``. Redis then fails them through the driver
+(``reserve`` 1,000 at a time, one ``settle`` of "fail" outcomes per batch); SQLite, where
+that takes a quarter of an hour for a million, fails each pushed chunk with the driver's
+own ``fail`` columns in one UPDATE (benchmark only). With ``--keep`` the data stays
+(``--sqlite-path``, ``--redis-prefix``) and a later run that finds the jobs there skips
+the filling. Redis keys are removed with UNLINK in batches (no single long blocking
+command on a shared server).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -35,6 +41,7 @@ QUEUE = "bench"
 TARGET_MS = 200.0
 CHUNK = 10_000
 BATCH = 1_000
+ERROR = "RuntimeError: boom"
 
 
 async def noop(job: rr.Job[Any]) -> None:
@@ -47,26 +54,43 @@ def registry(driver: Driver) -> rr.Registry:
     return reg.job("bench.job", noop, queue=QUEUE).freeze()
 
 
-async def fill(reg: rr.Registry, failed: int, pending: int) -> list[str]:
-    """``failed`` failed jobs (ids in failure order), then ``pending`` pending ones."""
-    driver = await reg.queue_driver(QUEUE)
-    ids: list[str] = []
+async def fill(reg: rr.Registry, failed: int, pending: int, sqlite: Path | None) -> None:
+    """``failed`` failed jobs, then ``pending`` pending ones (skipped when already there)."""
+    [info] = await reg.queue_info()
+    if (info.failed or 0) >= failed:
+        print(f"  reusing {info.failed:,} failed and {info.pending:,} pending jobs")
+        return
     started = time.perf_counter()
+    done = 0
     for start in range(0, failed, CHUNK):
         await reg.push_many("bench.job", ({"n": i, "to": "user@example.com"}
                                           for i in range(start, min(failed, start + CHUNK))))
-        while reserved := await driver.reserve(QUEUE, BATCH, 3600):
-            outcomes = [Outcome(QUEUE, r.envelope.id, r.token, "fail",
-                                error="RuntimeError: boom", traceback="Traceback ...")
-                        for r in reserved]
-            await driver.settle(outcomes)
-            ids += [r.envelope.id for r in reserved]
-        print(f"  {len(ids):>9,} failed  ({time.perf_counter() - started:6.1f} s)",
+        done += await (fail_in_sql(sqlite) if sqlite else fail_by_driver(reg))
+        print(f"  {done:>9,} failed  ({time.perf_counter() - started:6.1f} s)",
               end="\r", flush=True)
     await reg.push_many("bench.job", ({"n": i} for i in range(pending)))
-    print(f"  {len(ids):,} failed and {pending:,} pending in "
+    print(f"  {done:,} failed and {pending:,} pending in "
           f"{time.perf_counter() - started:.1f} s          ")
-    return ids
+
+
+async def fail_by_driver(reg: rr.Registry) -> int:
+    driver = await reg.queue_driver(QUEUE)
+    done = 0
+    while reserved := await driver.reserve(QUEUE, BATCH, 3600):
+        await driver.settle([Outcome(QUEUE, r.envelope.id, r.token, "fail", error=ERROR,
+                                     traceback="Traceback ...") for r in reserved])
+        done += len(reserved)
+    return done
+
+
+async def fail_in_sql(path: Path) -> int:
+    """The pending jobs to failed as the driver's ``fail`` statement leaves them."""
+    with sqlite3.connect(path, timeout=30) as conn:
+        return conn.execute(
+            "UPDATE jobs SET state = 'failed', attempt = 1, token = NULL, lease_until = NULL, "
+            "unique_lock = NULL, error = ?, traceback = 'Traceback ...', "
+            "failed_at = available_at WHERE queue = ? AND state = 'pending'",
+            (ERROR, QUEUE)).rowcount
 
 
 async def timed(get: Callable[[], Awaitable[httpx.Response]], runs: int) -> list[float]:
@@ -81,8 +105,18 @@ async def timed(get: Callable[[], Awaitable[httpx.Response]], runs: int) -> list
     return times
 
 
-async def measure(reg: rr.Registry, ids: list[str], runs: int) -> list[tuple[str, list[float]]]:
-    middle = ids[len(ids) // 2] if ids else ""
+async def middle_id(reg: rr.Registry, jobs: int) -> str:
+    """A failed job's id about halfway down the newest-first list (a deep page's cursor)."""
+    api = reg.inspector()
+    page = await api.jobs(QUEUE, "failed", limit=1)
+    after = page.next
+    for _ in range(min(jobs // 2, 500_000) // 1000):
+        page = await api.jobs(QUEUE, "failed", limit=1000, after=after)
+        after = page.next or after
+    return after or ""
+
+
+async def measure(reg: rr.Registry, middle: str, runs: int) -> list[tuple[str, list[float]]]:
     transport = httpx.ASGITransport(app=create_app(reg))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
         pages = {
@@ -91,7 +125,7 @@ async def measure(reg: rr.Registry, ids: list[str], runs: int) -> list[tuple[str
             "failed    GET /queues/bench?state=failed": f"/queues/{QUEUE}?state=failed",
             "failed    GET /api/.../jobs?state=failed&limit=50":
                 f"/api/queues/{QUEUE}/jobs?state=failed&limit=50",
-            "failed    same, after= the middle job": (
+            "failed    same, after= a job halfway down": (
                 f"/api/queues/{QUEUE}/jobs?state=failed&limit=50&after={middle}"),
             "pending   GET /queues/bench?state=pending": f"/queues/{QUEUE}?state=pending",
         }
@@ -103,7 +137,7 @@ async def measure(reg: rr.Registry, ids: list[str], runs: int) -> list[tuple[str
     return results
 
 
-def report(driver: str, results: list[tuple[str, list[float]]]) -> bool:
+def report(results: list[tuple[str, list[float]]]) -> bool:
     ok = True
     print(f"  {'page':<50} {'median':>8} {'p95':>8} {'worst':>8}")
     for name, times in results:
@@ -136,20 +170,22 @@ async def unlink_prefix(url: str, prefix: str) -> None:
 async def run_driver(name: str, args: argparse.Namespace) -> bool:
     print(f"\n== {name}: {args.jobs:,} failed jobs in queue '{QUEUE}'")
     with tempfile.TemporaryDirectory() as tmp:
-        prefix = f"runa-dashbench-{uuid.uuid4().hex[:8]}:"
+        prefix = args.redis_prefix or f"runa-dashbench-{uuid.uuid4().hex[:8]}:"
+        path = Path(args.sqlite_path or Path(tmp) / "bench.db")
         if name == "sqlite":
-            driver: Driver = rr.drivers.SQLiteDriver(str(Path(tmp) / "bench.db"))
+            driver: Driver = rr.drivers.SQLiteDriver(str(path))
         else:
             from runa_runner.drivers.redis import RedisDriver
 
             driver = RedisDriver(args.redis_url, prefix=prefix)
         reg = registry(driver)
         try:
-            ids = await fill(reg, args.jobs, 1000)
-            return report(name, await measure(reg, ids, args.runs))
+            await fill(reg, args.jobs, 1000, path if name == "sqlite" else None)
+            middle = await middle_id(reg, args.jobs)
+            return report(await measure(reg, middle, args.runs))
         finally:
             await reg.close()
-            if name == "redis":
+            if name == "redis" and not args.keep:
                 await unlink_prefix(args.redis_url, prefix)
 
 
@@ -159,6 +195,9 @@ async def main() -> int:
     parser.add_argument("--drivers", default="sqlite,redis")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--sqlite-path", help="database file to fill or reuse (default: temp)")
+    parser.add_argument("--redis-prefix", help="key prefix to fill or reuse (default: new)")
+    parser.add_argument("--keep", action="store_true", help="leave the Redis keys in place")
     args = parser.parse_args()
     ok = True
     for name in args.drivers.split(","):
