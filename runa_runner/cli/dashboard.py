@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     registry = context.load(args, import_handlers=False)
     app: Any = create_app(registry, read_only=args.read_only, token=token, outside=True)
     if token is None:
-        from ..dashboard.guard import LoopbackHosts
+        from ..dashboard.hosts import LoopbackHosts
 
         app = LoopbackHosts(app)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")

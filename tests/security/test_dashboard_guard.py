@@ -17,7 +17,7 @@ from runa_runner.drivers.base import Outcome
 httpx = pytest.importorskip("httpx")
 create_app = pytest.importorskip(
     "runa_runner.dashboard", reason="the dashboard extra is not installed").create_app
-LoopbackHosts = pytest.importorskip("runa_runner.dashboard.guard").LoopbackHosts
+LoopbackHosts = pytest.importorskip("runa_runner.dashboard.hosts").LoopbackHosts
 
 QUEUE = "mail"
 HOSTILE = "<img src=x onerror=alert(1)>"
