@@ -130,3 +130,25 @@ async def test_an_unreachable_driver_is_said_not_shown_as_empty(registry: rr.Reg
     assert row_ids(page.text) == []
     assert api.status_code == 503 and api.json()["error"].startswith("driver 'dead' unreachable")
     assert queues["gone"]["pending"] is None and queues[QUEUE]["pending"] == 1
+
+
+async def test_schedules_show_their_next_slot(tmp_path: Path) -> None:
+    if not hasattr(rr.Registry, "schedule"):
+        pytest.skip("schedules (DESIGN §10) are not in this version")
+    reg = rr.Registry().driver("local", rr.drivers.SQLiteDriver(str(tmp_path / "q.db")))
+    reg.worker("w").queue(QUEUE, driver="local", workers=["w"]).job("j", anything, queue=QUEUE)
+    reg.schedule("tick", "j", every=900).schedule("nightly", "j", cron="0 2 * * *",
+                                                   timezone="Europe/Berlin")
+    reg.freeze()
+    try:
+        async with client(reg) as c:
+            rows = {r["name"]: r for r in (await c.get("/api/schedules")).json()}
+            page = await c.get("/schedules")
+            overview = await c.get("/")
+    finally:
+        await reg.close()
+    assert rows["tick"]["job"] == "j" and rows["tick"]["when"] == "every 15m"
+    assert rows["nightly"]["timezone"] == "Europe/Berlin"
+    assert rows["tick"]["next"] is not None and rows["tick"]["last_slot"] is None
+    for html in (page.text, overview.text):
+        assert "<td>nightly</td>" in html and rows["nightly"]["next"] in html
