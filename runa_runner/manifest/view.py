@@ -70,6 +70,9 @@ class View:
 
     def __init__(self, body: Mapping[str, Any]) -> None:
         self.body = body
+        #: driver type name -> its loaded type (None: unloadable); loading an unknown name
+        #: scans the installed entry points, so each name is loaded once per view
+        self._types: dict[str, DriverType | None] = {}
         declared = {k: mapping(v) for k, v in mapping(body.get("drivers")).items()}
         implicit = specs.MEMORY_DRIVER
         if not declared:
@@ -114,12 +117,14 @@ class View:
         kind = self.driver_type(driver)
         if kind is None:
             return None
-        from ..drivers import driver_type
+        if kind not in self._types:
+            from ..drivers import driver_type
 
-        try:
-            return driver_type(kind)
-        except Exception:  # an unloadable type is reported by the import pass
-            return None
+            try:
+                self._types[kind] = driver_type(kind)
+            except Exception:  # an unloadable type is reported by the import pass
+                self._types[kind] = None
+        return self._types[kind]
 
     def capabilities(self, driver: str) -> frozenset[Capability] | None:
         """The driver's capabilities, or None when its type cannot be loaded here."""
