@@ -16,8 +16,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, DriverUnavailable, Unsupported
+from ..errors import ConfigError, Unsupported
 from ..inspection import Inspector, JobPage
+from ..schedules.info import schedule_info
 from ..specs import JobInfo
 
 if TYPE_CHECKING:
@@ -74,15 +75,16 @@ class Reader:
         return [dataclasses.asdict(w) for w in await api.workers()]
 
     async def schedules(self, api: Inspector) -> tuple[list[dict[str, Any]], str | None]:
-        """The rows of ``schedule list --json`` and None, or no rows and why not."""
-        # Schedules (DESIGN §10) are optional to this module: the one place that asks.
-        if not hasattr(self.registry, "schedule_info"):
-            return [], "schedules are not available in this version"
-        try:
-            rows = await self.registry.schedule_info()
-        except DriverUnavailable as exc:
-            return [], f"schedules unavailable: {exc.message}"
-        return [r.to_dict() for r in rows], None
+        """The rows of ``schedule list --json``, and why some show no last fire (None
+        when every driver answered): a driver that is down costs its rows' last fire,
+        not the page."""
+        reg = self.registry
+        rows = await schedule_info(reg.schedules, reg.queues, reg.drivers, reg.open_driver,
+                                   down=api.down)
+        down = sorted({self.registry.queue_spec(r.queue).driver for r in rows} & set(api.down))
+        note = (f"last fires unknown: driver {', '.join(repr(d) for d in down)} unreachable"
+                if down else None)
+        return [r.to_dict() for r in rows], note
 
     async def overview(self) -> Overview:
         api = self.inspector()

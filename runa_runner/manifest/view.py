@@ -90,6 +90,7 @@ class View:
             specs.DEFAULT_WORKER: {}
         }
         self.jobs = {k: mapping(v) for k, v in mapping(body.get("jobs")).items()}
+        self.schedules = {k: mapping(v) for k, v in mapping(body.get("schedules")).items()}
         default = body.get("default_driver")
         self.default_driver = default if isinstance(default, str) else implicit
 
@@ -104,6 +105,14 @@ class View:
     def job_queue(self, job: str) -> str:
         name = self.jobs.get(job, {}).get("queue")
         return name if isinstance(name, str) else specs.DEFAULT_QUEUE
+
+    def schedule_queue(self, schedule: str) -> str | None:
+        """The schedule's queue: its own, else its job's (None without a job)."""
+        entry = self.schedules.get(schedule, {})
+        if isinstance(entry.get("queue"), str):
+            return str(entry["queue"])
+        job = entry.get("job")
+        return self.job_queue(job) if isinstance(job, str) else None
 
     def served_by(self, worker: str) -> list[str]:
         return [q for q in self.queues if worker in self.queue_workers(q)]

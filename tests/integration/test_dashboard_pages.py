@@ -152,3 +152,25 @@ async def test_schedules_show_their_next_slot(tmp_path: Path) -> None:
     assert rows["tick"]["next"] is not None and rows["tick"]["last_slot"] is None
     for html in (page.text, overview.text):
         assert "<td>nightly</td>" in html and rows["nightly"]["next"] in html
+
+
+async def test_a_schedule_on_an_unreachable_driver_keeps_its_row(
+    tmp_path: Path, closed_port: int,
+) -> None:
+    from runa_runner.drivers.redis import RedisDriver
+
+    reg = rr.Registry().driver("local", rr.drivers.SQLiteDriver(str(tmp_path / "q.db")))
+    reg.driver("dead", RedisDriver(f"redis://127.0.0.1:{closed_port}/0", prefix="runa-dd:"))
+    reg.worker("w").queue(QUEUE, driver="local", workers=["w"])
+    reg.queue("gone", driver="dead", workers=["w"]).job("j", anything, queue=QUEUE)
+    reg.schedule("away", "j", every=60, queue="gone").schedule("here", "j", every=60)
+    reg.freeze()
+    try:
+        async with client(reg) as c:
+            rows = {r["name"]: r for r in (await c.get("/api/schedules")).json()}
+            page = await c.get("/schedules")
+    finally:
+        await reg.close()
+    assert set(rows) == {"away", "here"} and rows["away"]["next"] is not None
+    assert page.status_code == 200
+    assert "last fires unknown: driver &#39;dead&#39; unreachable" in page.text
