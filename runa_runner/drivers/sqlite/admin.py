@@ -24,7 +24,7 @@ from ..base import (
 )
 from . import rows
 from .moves import recover_lapsed
-from .queries import Q
+from .queries import FAILED_COUNTS, Q
 
 
 def get(conn: sqlite3.Connection, queue: str, job_id: str) -> JobRecord | None:
@@ -75,8 +75,18 @@ def counts(conn: sqlite3.Connection, queue: str) -> QueueCounts:
         pending=waiting - delayed,
         delayed=delayed,
         reserved=by_state.get("reserved", (0, 0))[0],
-        failed=by_state.get("failed", (0, 0))[0],
+        failed=failed_count(conn, queue),
     )
+
+
+def failed_count(conn: sqlite3.Connection, queue: str) -> int | None:
+    """The trigger-kept number of failed jobs (None when the stored value is not a count:
+    a file edited by hand is not trusted to say 0)."""
+    row = conn.execute(FAILED_COUNTS["read"], (queue,)).fetchone()
+    if row is None:
+        return 0
+    n = row[0]
+    return n if isinstance(n, int) and n >= 0 else None
 
 
 #: list_jobs' statement per listed state.

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ...errors import DriverError, DriverUnavailable
-from .queries import SCHEMA_STATEMENTS, SCHEMA_VERSION
+from .queries import FAILED_COUNTS, SCHEMA_STATEMENTS, SCHEMA_VERSION
 
 T = TypeVar("T")
 
@@ -67,6 +67,16 @@ def _setup(conn: sqlite3.Connection) -> None:
         for statement in SCHEMA_STATEMENTS:
             conn.execute(statement)  # idempotent; later versions add migrations here
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    ensure_failed_counts(conn)
+
+
+def ensure_failed_counts(conn: sqlite3.Connection) -> None:
+    """Create the failed-count table and its triggers, filled from ``jobs``, when missing
+    (whatever the schema version: a file made before they existed gains them)."""
+    if conn.execute(FAILED_COUNTS["exists"]).fetchone():
+        return
+    for name in ("table", "on_insert", "on_enter", "on_leave", "on_delete", "fill"):
+        conn.execute(FAILED_COUNTS[name])
 
 
 def _configure(conn: sqlite3.Connection) -> None:

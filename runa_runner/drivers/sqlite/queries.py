@@ -1,7 +1,9 @@
 """The SQL of the SQLite driver, read once from ``sql/*.sql`` with importlib.resources.
 
 ``queries.sql`` holds one statement per ``-- name: NAME`` block; :data:`Q` maps each
-name to its text. ``schema.sql`` is the whole schema of :data:`SCHEMA_VERSION`.
+name to its text. ``schema.sql`` is the whole schema of :data:`SCHEMA_VERSION`, but for
+``failed_counts.sql`` (named blocks too: trigger bodies hold ``;``), which any version
+gains when it lacks it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def split_script(text: str) -> list[str]:
     lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
+
+#: The failed-count table and its triggers, by name (sql/failed_counts.sql).
+FAILED_COUNTS: dict[str, str] = parse_named(_read("failed_counts.sql"))
 
 #: The schema's statements (idempotent: CREATE ... IF NOT EXISTS).
 SCHEMA_STATEMENTS: list[str] = split_script(_read("schema.sql"))

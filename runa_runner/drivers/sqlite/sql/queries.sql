@@ -130,8 +130,10 @@ DELETE FROM jobs WHERE id = ?2 AND queue = ?1 AND state != 'reserved'
 RETURNING unique_lock IS NOT NULL;
 
 -- name: counts
--- (queue, now) -> state, rows, rows not yet due
-SELECT state, count(*), total(available_at > ?2) FROM jobs WHERE queue = ?1 GROUP BY state;
+-- (queue, now) -> state, rows, rows not yet due: the live states only (failed jobs are
+-- the history: failed_counts.sql keeps their number)
+SELECT state, count(*), total(available_at > ?2) FROM jobs
+ WHERE queue = ?1 AND state IN ('pending', 'reserved') GROUP BY state;
 
 -- name: list_failed
 -- (queue, limit, offset)
