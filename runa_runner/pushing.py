@@ -14,6 +14,7 @@ from .errors import ConfigError, PayloadInvalid, UnknownName
 from .events import Observer
 from .job import Envelope, new_id
 from .middleware import compose
+from .observe import tracing
 from .specs import JobSpec, PushMiddleware, QueueSpec
 from .suggest import lookup
 
@@ -194,12 +195,15 @@ class Pusher:
         template, items = self._prepare(job, payloads, opts)
         driver = await self._open(template.queue.driver)
         chain = (*self._middleware, *template.queue.middleware)
-        if chain:
-            ids = [await _through(chain, driver, item) for item in items]
-        else:
-            ids = []
-            for start in range(0, len(items), DRIVER_BATCH):
-                ids.extend(await driver.push(items[start:start + DRIVER_BATCH]))
+        with tracing.producing(template.queue.name, template.spec.name) as trace:
+            items = trace.stamp(items)
+            if chain:
+                ids = [await _through(chain, driver, item) for item in items]
+            else:
+                ids = []
+                for start in range(0, len(items), DRIVER_BATCH):
+                    ids.extend(await driver.push(items[start:start + DRIVER_BATCH]))
+            trace.stored(ids)
         self._events.on_pushed(template.queue.name, template.spec.name, ids)
         return ids
 
@@ -213,8 +217,11 @@ class Pusher:
             return None
         _, items = self._prepare(job, payloads, opts)
         ids: list[str] = []
-        for start in range(0, len(items), DRIVER_BATCH):
-            ids.extend(blocking.push_blocking(items[start:start + DRIVER_BATCH]))
+        with tracing.producing(template.queue.name, template.spec.name) as trace:
+            items = trace.stamp(items)
+            for start in range(0, len(items), DRIVER_BATCH):
+                ids.extend(blocking.push_blocking(items[start:start + DRIVER_BATCH]))
+            trace.stored(ids)
         self._events.on_pushed(template.queue.name, template.spec.name, ids)
         return ids
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from . import observe
 from . import registry as registry_module
 from .drivers.base import Capability, Driver, Outcome, Reserved, StatsDelta
 from .errors import DriverError, StopTimedOut
@@ -51,7 +52,8 @@ class Unit:
         self.queues: tuple[QueueSpec, ...] = tuple(registry.queues_of(worker))
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.counts = StatsDelta()
-        self._middleware = (*registry.run_middleware, *self.spec.middleware)
+        self._middleware = (*observe.run_middleware(worker), *registry.run_middleware,
+                            *self.spec.middleware)
         self._inflight: dict[str, Running] = {}
         self._threads: set[asyncio.Future[Any]] = set()
         self._changed = asyncio.Event()

@@ -14,14 +14,14 @@ import logging
 from typing import Any
 
 from ..errors import StopTimedOut
+from ..observe import logs
 from ..registry import Registry
 from ..worker import Unit
 from . import context
+from .metrics_cmd import address
 from .signals import Stopper, run_loop
 
 log = logging.getLogger("runa_runner.cli")
-#: Our stderr log handler (added once, even when main() runs several times in a process).
-HANDLER_NAME = "runa-runner-cli"
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -34,7 +34,14 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--all", action="store_true", help="run every worker pool of the manifest")
     p.add_argument("--burst", action="store_true",
                    help="exit once no job is due now and none is running")
-    p.add_argument("-v", "--verbose", action="store_true", help="log every job (DEBUG)")
+    p.add_argument("--log-level", type=str.upper, choices=logs.LEVELS, default="INFO",
+                   help="least severe records shown, handlers' own included (default INFO)")
+    p.add_argument("--log-format", choices=logs.FORMATS, default="text",
+                   help="text lines, or one JSON object a line (default text)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="same as --log-level DEBUG: a line per job")
+    p.add_argument("--metrics", metavar="HOST:PORT", type=address, default=None,
+                   help="serve this process's Prometheus metrics at http://HOST:PORT/metrics")
     p.set_defaults(func=run, work_parser=p)
 
 
@@ -43,24 +50,30 @@ def run(args: argparse.Namespace) -> int:
         args.work_parser.error("give worker names or --all")
     if args.workers and args.all:
         args.work_parser.error("give worker names or --all, not both")
-    setup_logging(verbose=args.verbose)
+    logs.setup("DEBUG" if args.verbose else args.log_level, args.log_format)
     registry = context.load(args)
     names = list(registry.workers) if args.all else list(dict.fromkeys(args.workers))
     for name in names:
         registry.worker_spec(name)  # unknown name: one line with did-you-mean, exit 1
+    observe(registry, names, args.metrics)
     return run_loop(registry, lambda stopper: serve(registry, names, args.burst, stopper))
 
 
-def setup_logging(*, verbose: bool) -> None:
-    """Start/stop lines (INFO) and, with --verbose, one line per job (DEBUG), on stderr."""
-    root = logging.getLogger()
-    if not any(h.get_name() == HANDLER_NAME for h in root.handlers):
-        handler = logging.StreamHandler()
-        handler.set_name(HANDLER_NAME)
-        handler.setFormatter(logging.Formatter("runa-runner: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    logging.getLogger("runa_runner").setLevel(logging.DEBUG if verbose else logging.INFO)
+def observe(registry: Registry, names: list[str], metrics: tuple[str, int] | None) -> None:
+    """Attach the log observer and, with --metrics, serve this process's metrics."""
+    registry.events.add(logs.LogObserver())
+    if metrics is None:
+        return
+    from ..observe import metrics as worker_metrics
+    from ..observe import prom
+
+    observer = worker_metrics.WorkerMetrics(
+        worker_metrics.Names(list(registry.queues), list(registry.jobs), list(registry.drivers)),
+        names, {n: [q.driver for q in registry.queues_of(n)] for n in names})
+    registry.events.add(observer)
+    server = prom.serve(metrics, observer.registry)
+    log.info("serving metrics on http://%s:%d/metrics", metrics[0], server.server_port,
+             extra={"event": "metrics.listening"})
 
 
 async def serve(registry: Registry, names: list[str], burst: bool, stopper: Stopper) -> int:
@@ -85,16 +98,19 @@ async def run_unit(unit: Unit, burst: bool, stopper: Stopper) -> bool:
     """Run one unit with its start and stop lines; True if its stop timed out."""
     if stopper.stopping:
         return False
-    log.info("worker %s started (%s)", unit.name, summary(unit))
+    log.info("worker %s started (%s)", unit.name, summary(unit),
+             extra={"event": "worker.started", "worker": unit.name})
     try:
         await unit.run(burst=burst)
     except StopTimedOut:
         why = ("at once" if stopper.exit_code is not None
                else f"after stop_timeout ({unit.spec.stop_timeout:g}s)")
         log.warning("worker %s stopped %s: unfinished jobs were released to their queues (%s)",
-                    unit.name, why, counters(unit))
+                    unit.name, why, counters(unit),
+                    extra={"event": "worker.stopped", "worker": unit.name})
         return True
-    log.info("worker %s stopped (%s)", unit.name, counters(unit))
+    log.info("worker %s stopped (%s)", unit.name, counters(unit),
+             extra={"event": "worker.stopped", "worker": unit.name})
     return False
 
 

@@ -1,0 +1,111 @@
+"""A worker process's Prometheus metrics (``work ... --metrics HOST:PORT``).
+
+:class:`WorkerMetrics` is a run-events observer writing to its own CollectorRegistry
+(never prometheus-client's global one, so two registries in one process never clash).
+Names and labels are DESIGN §11's; label values come from the manifest only: a job
+name read from a driver that the manifest does not declare is counted as ``<other>``.
+Each labelled child is looked up once and kept, so a run costs a dict lookup and an
+increment, not prometheus-client's label resolution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..drivers.base import Outcome
+from ..events import Observer, outcome_name
+from ..job import Envelope
+from .prom import OTHER, client
+
+#: Histogram buckets of a run's duration: 5 ms to 15 min.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                    60.0, 120.0, 300.0, 600.0, 900.0)
+
+
+class Names:
+    """The manifest's names, the only label values allowed."""
+
+    def __init__(self, queues: Sequence[str], jobs: Sequence[str], drivers: Sequence[str],
+                 schedules: Sequence[str] = ()) -> None:
+        self.queues = frozenset(queues)
+        self.jobs = frozenset(jobs)
+        self.drivers = frozenset(drivers)
+        self.schedules = frozenset(schedules)
+
+    def queue(self, name: str) -> str:
+        return name if name in self.queues else OTHER
+
+    def job(self, name: str) -> str:
+        return name if name in self.jobs else OTHER
+
+
+class WorkerMetrics(Observer):
+    """Counters and histograms of the runs, pushes and leases seen in this process."""
+
+    def __init__(self, names: Names, workers: Sequence[str],
+                 worker_drivers: Mapping[str, Sequence[str]] | None = None) -> None:
+        prom = client()
+        self.names = names
+        self.registry = prom.CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.jobs = prom.Counter("runa_jobs", "Runs ended, by outcome.",
+                                 ["worker", "queue", "job", "outcome"], registry=r)
+        self.duration = prom.Histogram("runa_job_duration_seconds", "Run duration.",
+                                       ["worker", "queue", "job"], registry=r,
+                                       buckets=DURATION_BUCKETS)
+        self.in_flight = prom.Gauge("runa_jobs_in_flight", "Runs in progress.", ["worker"],
+                                    registry=r)
+        self.pushed = prom.Counter("runa_jobs_pushed", "Jobs pushed by this process.",
+                                   ["queue", "job"], registry=r)
+        self.lease_lost = prom.Counter("runa_lease_lost", "Runs whose lease was lost.",
+                                       ["worker", "queue"], registry=r)
+        self.driver_up = prom.Gauge("runa_driver_up", "1 while calls to the driver work.",
+                                    ["driver"], registry=r)
+        self._worker_drivers = dict(worker_drivers or {})
+        self._running: dict[str, set[str]] = {}
+        for worker in workers:
+            ids = self._running.setdefault(worker, set())
+            self.in_flight.labels(worker).set_function(ids.__len__)
+        for driver in sorted({d for ds in self._worker_drivers.values() for d in ds}):
+            self.driver_up.labels(driver).set(1)
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (str(id(metric)), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def on_pushed(self, queue: str, job: str, ids: Sequence[str]) -> None:
+        self._child(self.pushed, self.names.queue(queue), self.names.job(job)).inc(len(ids))
+
+    def on_started(self, worker: str, envelope: Envelope) -> None:
+        self._running.setdefault(worker, set()).add(envelope.id)
+
+    def on_settled(self, worker: str, envelope: Envelope, outcome: Outcome, held: bool,
+                   duration: float) -> None:
+        self._running.get(worker, set()).discard(envelope.id)
+        if not held or outcome.give_back_attempt:
+            return  # a lost lease or a stop's release: not an outcome of the job
+        queue, job = self.names.queue(envelope.queue), self.names.job(envelope.job)
+        self._child(self.jobs, worker, queue, job, outcome_name(outcome)).inc()
+        self._child(self.duration, worker, queue, job).observe(duration)
+
+    def on_lease_lost(self, worker: str, envelope: Envelope) -> None:
+        self._running.get(worker, set()).discard(envelope.id)
+        self._child(self.lease_lost, worker, self.names.queue(envelope.queue)).inc()
+
+    def on_driver_down(self, worker: str, driver: str, error: BaseException) -> None:
+        for name in self._drivers_of(worker, driver):
+            self._child(self.driver_up, name).set(0)
+
+    def on_driver_up(self, worker: str, driver: str) -> None:
+        for name in self._drivers_of(worker, driver):
+            self._child(self.driver_up, name).set(1)
+
+    def _drivers_of(self, worker: str, driver: str) -> Sequence[str]:
+        if driver in self.names.drivers:
+            return (driver,)
+        return self._worker_drivers.get(worker, ())
