@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from typing import Any
 
 from ..inspection import Inspector
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.watch is not None:
         from . import watch
 
-        return watch.run(registry, args.watch, as_json=args.json)
+        return watch.run(registry, args.watch, lambda r: snapshot(r, args.json),
+                         live=not args.json)
     queues, workers, down = context.run_with(registry, gather)
     output.warn_unreachable(down)
     if args.json:
@@ -50,6 +52,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(tables(queues, workers))
     return 0
+
+
+async def snapshot(registry: Registry, as_json: bool) -> tuple[str, dict[str, str]]:
+    """What ``list`` (``--json``: on one line) prints now, and the unreachable drivers."""
+    queues, workers, down = await gather(registry)
+    if as_json:
+        return json.dumps(as_dict(queues, workers), ensure_ascii=False), down
+    return tables(queues, workers), down
 
 
 def as_dict(queues: list[QueueInfo], workers: list[WorkerInfo]) -> dict[str, Any]:

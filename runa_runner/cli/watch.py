@@ -9,47 +9,45 @@ Ctrl-C (or SIGTERM) ends it with exit 0. The drivers stay open between readings.
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..errors import MissingExtra
 from ..registry import Registry
-from . import context, list_cmd, output
+from . import context, output
+
+#: What one reading prints, and the drivers it could not reach (name -> reason).
+Snapshot = Callable[[Registry], Awaitable[tuple[str, dict[str, str]]]]
 
 
-def run(registry: Registry, every: float, *, as_json: bool = False) -> int:
-    show: Callable[[str, dict[str, str]], None]
-    live: Any = None
-    if sys.stdout.isatty() and not as_json:
-        live = _live()
-        live.start()
-        show = _redraw(live)
-    else:
-        show = _snapshot
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+def run(registry: Registry, every: float, snapshot: Snapshot, *, live: bool = True) -> int:
+    """Show ``snapshot`` every ``every`` seconds until Ctrl-C/SIGTERM; exit code 0.
+    ``live``: redraw in place when stdout is a terminal."""
+    show: Callable[[str, dict[str, str]], None] = _snapshot
+    screen: Any = None
+    if live and sys.stdout.isatty():
+        screen = _live()
+        screen.start()
+        show = _redraw(screen)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
+        signal.signal(sig, signal.default_int_handler)
     try:
-        context.run_with(registry, lambda r: _loop(r, every, as_json, show))
+        context.run_with(registry, lambda r: _loop(r, every, snapshot, show))
     except KeyboardInterrupt:
         pass
     finally:
-        if live is not None:
-            live.stop()
+        if screen is not None:
+            screen.stop()
     return 0
 
 
-async def _loop(registry: Registry, every: float, as_json: bool,
+async def _loop(registry: Registry, every: float, snapshot: Snapshot,
                 show: Callable[[str, dict[str, str]], None]) -> None:
     while True:
-        queues, workers, down = await list_cmd.gather(registry)
-        if as_json:
-            text = json.dumps(list_cmd.as_dict(queues, workers), ensure_ascii=False)
-        else:
-            text = list_cmd.tables(queues, workers)
-        show(text, down)
+        show(*await snapshot(registry))
         await asyncio.sleep(every)
 
 
