@@ -18,6 +18,7 @@ from .errors import (
     StopTimedOut,
     UnknownName,
     Unsupported,
+    WorkerFailed,
 )
 from .job import Envelope, Job
 from .registry import Registry, default
@@ -58,6 +59,7 @@ __all__ = [
     "Unit",
     "UnknownName",
     "Unsupported",
+    "WorkerFailed",
     "WorkerInfo",
     "__version__",
     "default",

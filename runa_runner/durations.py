@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+from .limits import MAX_DURATION, short
+
 #: Seconds per unit (Go's time.ParseDuration units, plus days and weeks).
 UNITS: dict[str, float] = {
     "ns": 1e-9,
@@ -34,7 +36,7 @@ def parse_duration(value: object) -> float:
 
     Accepts a non-negative number of seconds or a string of number+unit parts
     (``ns us µs ms s m h d w``), e.g. ``"250ms"``, ``"1h30m"``, ``"7d"``; a bare numeric
-    string is seconds too.
+    string is seconds too. At most :data:`~runa_runner.limits.MAX_DURATION` (10 years).
 
     Raises:
         DurationError: with a message saying what was expected.
@@ -42,9 +44,7 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise DurationError(f"expected a duration like '5s' or '1h30m', got {value!r}")
     if isinstance(value, int | float):
-        if not math.isfinite(value) or value < 0:
-            raise DurationError(f"expected a non-negative duration, got {value!r}")
-        return float(value)
+        return _seconds(value, value)
     if not isinstance(value, str):
         raise DurationError(f"expected a duration like '5s' or '1h30m', got {value!r}")
     text = value.strip()
@@ -53,12 +53,25 @@ def parse_duration(value: object) -> float:
     except ValueError:
         number = None
     if number is not None and text and text[0].isdigit():
-        return parse_duration(number)
-    if not DURATION_RE.match(text):
+        return _seconds(number, value)
+    if len(text) > 200 or not DURATION_RE.match(text):
         raise DurationError(
-            f"invalid duration {value!r} (expected e.g. '100ms', '5s', '2m', '24h', '1h30m')"
+            f"invalid duration {short(value)} (expected e.g. '100ms', '5s', '2m', '24h', '1h30m')"
         )
-    return sum(float(n) * UNITS[u] for n, u in _PART_RE.findall(text))
+    return _seconds(sum(float(n) * UNITS[u] for n, u in _PART_RE.findall(text)), value)
+
+
+def _seconds(number: float, written: object) -> float:
+    """``number`` checked against the documented range, ``written`` named in the error."""
+    if isinstance(number, int) and abs(number) > MAX_DURATION:
+        number = math.inf if number > 0 else -math.inf  # float(10**400) raises OverflowError
+    if math.isnan(number):
+        raise DurationError(f"expected a duration, got {short(written)}")
+    if number < 0:
+        raise DurationError(f"expected a non-negative duration, got {short(written)}")
+    if number > MAX_DURATION:
+        raise DurationError(f"expected a duration of at most 10 years, got {short(written)}")
+    return float(number)
 
 
 def is_duration(value: object) -> bool:

@@ -41,6 +41,10 @@ class PayloadInvalid(RunaError):
         super().__init__("\n".join(lines))
 
 
+class PushMiddlewareFailed(RunaError):
+    """A push middleware raised; the job was not pushed (the error is the cause)."""
+
+
 class DriverError(RunaError):
     """A driver operation failed."""
 
@@ -80,3 +84,7 @@ class RetryIn(RunaError):
 
 class StopTimedOut(RunaError):
     """The worker's stop_timeout elapsed with jobs still running; they were released."""
+
+
+class WorkerFailed(RunaError):
+    """A side task of the worker died unexpectedly; the worker stopped and released its jobs."""

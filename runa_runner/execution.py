@@ -10,6 +10,7 @@ import asyncio
 import contextvars
 import json
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ class Running:
     #: why the unit cancelled the task: "stop" or "lease"; None while running normally.
     reason: str | None = None
     thread: asyncio.Future[Any] | None = None
+    #: time.monotonic() when the run began (the duration in on_settled)
+    started: float = field(default_factory=time.monotonic)
 
 
 class Poison(Exception):

@@ -25,12 +25,13 @@ def payload_type(handler: Callable[..., Any]) -> Any:
         sig = inspect.signature(handler)
     except (TypeError, ValueError):
         return Any
+    check_signature(handler, sig)
     params = [
         p for p in sig.parameters.values()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     if not params:
-        raise ConfigError(f"handler {_name(handler)} must accept one argument (the job)")
+        return Any  # def handler(*args): it takes the job, with no payload type
     # A callable object's annotations are on its __call__ method.
     annotated = handler if inspect.isroutine(handler) else type(handler).__call__
     try:
@@ -42,6 +43,36 @@ def payload_type(handler: Callable[..., Any]) -> Any:
         args = typing.get_args(ann)
         return args[0] if args else Any
     return Any
+
+
+def check_signature(handler: Callable[..., Any], sig: inspect.Signature) -> None:
+    """Refuse a handler that cannot be called as ``handler(job)`` (or returns a generator).
+
+    Raises:
+        ConfigError: one line saying what the signature lacks or requires too.
+    """
+    target = handler if inspect.isroutine(handler) else type(handler).__call__
+    if inspect.isgeneratorfunction(target) or inspect.isasyncgenfunction(target):
+        raise ConfigError(f"handler {_name(handler)} is a generator function (it uses yield): "
+                          "a handler must return or await, not yield")
+    try:
+        sig.bind(None)
+    except TypeError:
+        pass
+    else:
+        return
+    params = list(sig.parameters.values())
+    required = [p.name for p in params if p.default is p.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    keywords = [p.name for p in params if p.default is p.empty and p.kind is p.KEYWORD_ONLY]
+    why = "it takes no argument"
+    if len(required) > 1:
+        why = (f"it requires {len(required)} positional arguments ({', '.join(required)}); "
+               "give the others defaults")
+    elif keywords:
+        why = (f"it also requires the keyword argument{'s' if len(keywords) > 1 else ''} "
+               f"{', '.join(keywords)}; give {'them' if len(keywords) > 1 else 'it'} a default")
+    raise ConfigError(f"handler {_name(handler)} must accept one argument (the job): {why}")
 
 
 def payload_adapter(handler: Callable[..., Any], ptype: Any) -> TypeAdapter[Any] | None:

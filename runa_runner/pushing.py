@@ -10,11 +10,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from .drivers.base import BlockingPush, Driver, PushItem, UniqueUntil
-from .errors import ConfigError, PayloadInvalid, UnknownName
+from .errors import ConfigError, PayloadInvalid, PushMiddlewareFailed, RunaError, UnknownName
 from .events import Observer
 from .job import Envelope, new_id
+from .limits import MAX_DEPTH, MAX_PAYLOAD_DEPTH, MAX_RECORD_BYTES, check_setting
 from .middleware import compose
 from .observe import tracing
+from .records import too_deep
 from .specs import JobSpec, PushMiddleware, QueueSpec
 from .suggest import lookup
 
@@ -26,6 +28,12 @@ _wire = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 #: Stand-ins for a job's id and payload while a Template splits its envelope's JSON.
 _ID_MARK = "\x00id"
 _PAYLOAD_MARK = "\x00payload"
+
+#: Payload characters below which the envelope surely fits MAX_RECORD_BYTES (4 bytes a
+#: character at most, with room for the envelope): bigger ones are measured.
+_SURELY_STORABLE = MAX_RECORD_BYTES // 4 - 65_536
+#: Bytes a driver may add to the envelope (the id, enqueued_at and available_at stamps).
+_STAMPS = 256
 
 #: Jobs per progress step of ``runa-runner push --jsonl``.
 BATCH = 500
@@ -75,20 +83,41 @@ def encode_payload(spec: JobSpec, payload: Any) -> tuple[Any, str]:
             raise PayloadInvalid(spec.name, errors) from None
         payload = spec.adapter.dump_python(value, mode="json")
     try:
-        return payload, _encode(payload)  # refused here, before anything is enqueued
-    except (TypeError, ValueError) as exc:
-        raise PayloadInvalid(
-            spec.name, [("", f"payload is not JSON-serialisable: {exc}")]
-        ) from None
+        text = _encode(payload)  # refused here, before anything is enqueued
+    except (TypeError, ValueError, RecursionError) as exc:
+        why = f"nested deeper than {MAX_PAYLOAD_DEPTH} levels" if isinstance(
+            exc, RecursionError) else str(exc)
+        raise PayloadInvalid(spec.name, [("", f"payload is not JSON-serialisable: {why}")]
+                             ) from None
+    problem = unstorable(text)
+    if problem is not None:
+        raise PayloadInvalid(spec.name, [("", f"payload {problem}")])
+    return payload, text
+
+
+def unstorable(text: str, depth: int = MAX_PAYLOAD_DEPTH) -> str | None:
+    """Why JSON ``text`` could not be stored and read back (records.loads would refuse
+    it: not UTF-8, too deep), or None. ASCII text, the common case, costs one scan."""
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from "\ud800"
+            return (f"is not valid UTF-8: lone surrogate {text[exc.start]!r} "
+                    f"at character {exc.start}")
+    if too_deep(text, depth):
+        return f"is nested deeper than {depth} levels"
+    return None
 
 
 def check_options(opts: PushOptions) -> None:
-    for name in ("delay", "unique_for", "retry_delay", "timeout"):
+    """Every numeric option in its documented range (limits.py): one ConfigError line."""
+    for name in ("delay", "unique_for", "retry_delay", "timeout", "retry"):
         value = getattr(opts, name)
-        if value is not None and value < 0:
-            raise ConfigError(f"push option {name} must be >= 0, got {value}")
-    if opts.retry is not None and opts.retry < 0:
-        raise ConfigError(f"push option retry must be >= 0, got {opts.retry}")
+        if value is not None:
+            try:
+                check_setting(name, value)
+            except ValueError as exc:
+                raise ConfigError(f"push option {exc}") from None
     if opts.unique_until not in (None, "done", "start"):
         raise ConfigError(f"push option unique_until must be 'done' or 'start', "
                           f"got {opts.unique_until!r}")
@@ -124,6 +153,10 @@ class Template:
         # The id and payload come before meta and unique, so the first match is theirs.
         head, _, rest = _wire(sample.to_dict()).partition(_wire(_ID_MARK))
         mid, _, tail = rest.partition(_wire(_PAYLOAD_MARK))
+        problem = unstorable(head + mid + tail, MAX_DEPTH)
+        if problem is not None:  # meta or unique key: refused before anything is stored
+            where = problem.partition(" at character")[0]  # a place in the envelope: no help
+            raise ConfigError(f"push of '{spec.name}': meta or unique key {where}")
         return cls(
             spec=spec,
             queue=queue,
@@ -141,13 +174,8 @@ class Template:
     def item(self, payload: Any, text: str) -> PushItem:
         """One job of the batch: ``payload`` validated, ``text`` its JSON."""
         limit = self.queue.max_payload_bytes
-        if limit is not None:
-            size = len(text.encode())
-            if size > limit:
-                raise PayloadInvalid(self.spec.name, [(
-                    "", f"payload is {size} bytes, over queue '{self.queue.name}' limit of "
-                    f"{limit} bytes",
-                )])
+        if limit is not None or len(text) > _SURELY_STORABLE:
+            self._check_size(len(text.encode()), limit)
         job_id = new_id()
         env = Envelope(
             job_id, self.queue.name, self.spec.name, payload, 0, self.max_retries,
@@ -156,6 +184,18 @@ class Template:
         head, mid, tail = self.wire
         wire = f'{head}"{job_id}"{mid}{text}{tail}'
         return PushItem(env, self.delay, self.unique_until, self.unique_for, wire)
+
+    def _check_size(self, size: int, limit: int | None) -> None:
+        if limit is not None and size > limit:
+            raise PayloadInvalid(self.spec.name, [(
+                "", f"payload is {size} bytes, over queue '{self.queue.name}' limit of "
+                f"{limit} bytes",
+            )])
+        # a stored record larger than this is refused when read (records.loads)
+        room = MAX_RECORD_BYTES - len("".join(self.wire).encode()) - _STAMPS
+        if size > room:
+            raise PayloadInvalid(self.spec.name, [(
+                "", f"payload is {size:,} bytes, over the {room:,} bytes a job may hold")])
 
 
 #: Resolved templates kept per pusher; options vary (delay, retry), so the cache is bounded.
@@ -225,6 +265,20 @@ class Pusher:
         self._events.on_pushed(template.queue.name, template.spec.name, ids)
         return ids
 
+    def checker(self, job: str, opts: PushOptions) -> Callable[[Any], None]:
+        """A check that refuses (PayloadInvalid) what ``push_many(job, [payload], opts)``
+        would refuse, storing nothing: so a bulk push can check every payload first.
+
+        Raises:
+            ConfigError, UnknownName: ``opts`` or ``job`` are refused (before any payload).
+        """
+        template = self.template(job, opts)
+
+        def check(payload: Any) -> None:
+            template.item(*encode_payload(template.spec, payload))
+
+        return check
+
     def _prepare(self, job: str, payloads: Sequence[Any],
                  opts: PushOptions) -> tuple[Template, list[PushItem]]:
         template = self.template(job, opts)
@@ -257,5 +311,39 @@ async def _through(chain: Sequence[PushMiddleware], driver: Driver, item: PushIt
         return (await driver.push([PushItem(envelope, item.delay, item.unique_until,
                                             item.unique_for)]))[0]
 
-    call: Callable[[Envelope], Awaitable[str]] = compose(chain, store)
+    call: Callable[[Envelope], Awaitable[str]] = compose([_guarded(mw) for mw in chain], store)
     return await call(item.envelope)
+
+
+def _name(mw: Any) -> str:
+    """``module:qualname``, as a manifest names a middleware."""
+    return f"{getattr(mw, '__module__', '?')}:{getattr(mw, '__qualname__', repr(mw))}"
+
+
+def _guarded(mw: PushMiddleware) -> PushMiddleware:
+    """``mw``, its own failures (not ours, not those of the layers it calls) made one
+    PushMiddlewareFailed line naming it."""
+
+    async def guarded(envelope: Any, call_next: Callable[[Any], Awaitable[str]]) -> str:
+        passing: list[BaseException] = []  # what the inner layers raised, passed through
+
+        async def inner(env: Any) -> str:
+            try:
+                return await call_next(env)
+            except BaseException as exc:
+                passing.append(exc)
+                raise
+
+        try:
+            result: str = await mw(envelope, inner)
+        except RunaError:
+            raise  # ours (a refused payload, a driver error): it says what it is
+        except Exception as exc:
+            if exc in passing:
+                raise
+            raise PushMiddlewareFailed(
+                f"push middleware '{_name(mw)}' failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        return result
+
+    return guarded

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from .job import Envelope
@@ -53,22 +54,51 @@ def loads(raw: str | bytes | bytearray | memoryview, what: str = "record") -> An
             raise CorruptRecord(f"{what} is not UTF-8 (byte {exc.start})") from None
     else:
         text = raw
-    if _too_deep(text):
+    if too_deep(text):
         raise CorruptRecord(f"{what} is nested deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
     except CorruptRecord:
         raise
     except RecursionError:
         raise CorruptRecord(f"{what} is nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:  # JSONDecodeError, or an integer of too many digits
         raise CorruptRecord(f"{what} is not JSON: {_first_line(str(exc))}") from None
+    if _SURROGATE_ESCAPE.search(text) and not _encodable(data):
+        # "\ud800" alone is valid JSON but no text: UTF-8 cannot store it again.
+        raise CorruptRecord(f"{what} holds a lone surrogate (\\ud800-\\udfff), not text")
+    return data
 
 
-def _too_deep(text: str) -> bool:
-    """Cheap upper bound first (brackets counted); exact only when that bound is high."""
+#: A JSON escape of a UTF-16 surrogate; only then can decoded text fail to encode.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _encodable(value: Any) -> bool:
+    """Every string in ``value`` (keys included) encodes to UTF-8."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON ``text`` nests objects/arrays deeper than ``limit``, without parsing.
+
+    Cheap upper bound first (brackets counted); exact only when that bound is high.
+    """
     opens = text.count("[") + text.count("{")
-    if opens <= MAX_DEPTH:
+    if opens <= limit:
         return False
     depth = 0
     in_string = escaped = False
@@ -84,7 +114,7 @@ def _too_deep(text: str) -> bool:
             in_string = True
         elif ch in "[{":
             depth += 1
-            if depth > MAX_DEPTH:
+            if depth > limit:
                 return True
         elif ch in "]}":
             depth -= 1

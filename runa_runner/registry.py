@@ -21,6 +21,7 @@ from .errors import ConfigError, RegistryFrozen, UnknownName
 from .events import Observers
 from .handlers import is_async_handler, payload_adapter, payload_type
 from .inspection import Inspector
+from .limits import check_setting
 from .pushing import Pusher, PushOptions
 from .specs import JobInfo, JobSpec, QueueInfo, QueueSpec, WorkerInfo, WorkerSpec
 from .suggest import did_you_mean, lookup
@@ -49,6 +50,25 @@ def running(registry: Registry) -> Token[Registry | None]:
 
 def reset_running(token: Token[Registry | None]) -> None:
     _running.reset(token)
+
+
+def check_settings(owner: str, settings: Mapping[str, Any]) -> None:
+    """Every set (not None) number in its documented range (limits.py), else one
+    ConfigError line naming the owner and the setting."""
+    for key, value in settings.items():
+        if value is not None:
+            try:
+                check_setting(key, value)
+            except ValueError as exc:
+                raise ConfigError(f"{owner}: {exc}") from None
+
+
+def check_name(kind: str, name: object, taken: Mapping[str, Any]) -> None:
+    """A name is a non-empty string, declared once."""
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{kind} name must be a non-empty string, got {name!r}")
+    if name in taken:
+        raise ConfigError(f"{kind} '{name}' is already declared")
 
 
 class Registry:
@@ -82,6 +102,8 @@ class Registry:
     def driver(self, name: str, driver: Driver) -> Registry:
         """Register a driver instance under ``name``."""
         self._check_mutable(f"add driver '{name}'")
+        check_name("driver", name, {k: v for k, v in self._drivers.items()
+                                    if k != specs.MEMORY_DRIVER})  # memory may be replaced
         self._drivers[name] = driver
         return self
 
@@ -103,6 +125,10 @@ class Registry:
     ) -> Registry:
         """Declare a queue (seed defaults: workers ``[default]``, retry 0, retry_delay 1s)."""
         self._check_mutable(f"add queue '{name}'")
+        check_name("queue", name, self._queues)
+        check_settings(f"queue '{name}'", {
+            "retry": retry, "retry_delay": retry_delay, "retry_max_delay": retry_max_delay,
+            "timeout": timeout, "retention": retention, "max_payload_bytes": max_payload_bytes})
         self._queues[name] = QueueSpec(
             name=name,
             driver=driver or specs.MEMORY_DRIVER,
@@ -132,10 +158,10 @@ class Registry:
     ) -> Registry:
         """Declare a worker pool (seed defaults: concurrency 1, lease 30s, stop_timeout 30s)."""
         self._check_mutable(f"add worker '{name}'")
-        if concurrency < 1:
-            raise ConfigError(f"worker '{name}': concurrency must be >= 1")
-        if lease <= 0:
-            raise ConfigError(f"worker '{name}': lease must be > 0")
+        check_name("worker", name, self._workers)
+        check_settings(f"worker '{name}'", {
+            "concurrency": concurrency, "poll_interval": poll_interval, "lease": lease,
+            "stop_timeout": stop_timeout})
         self._workers[name] = WorkerSpec(
             name=name,
             concurrency=concurrency,
@@ -174,6 +200,9 @@ class Registry:
 
             return decorate
         self._check_mutable(f"add job '{name}'")
+        check_name("job", name, self._jobs)
+        check_settings(f"job '{name}'", {"retry": retry, "retry_delay": retry_delay,
+                                         "timeout": timeout, "unique_for": unique_for})
         if not callable(handler):
             raise ConfigError(f"job '{name}': handler {handler!r} is not callable")
         ptype = payload_type(handler)

@@ -5,6 +5,11 @@ free slots (never more than ``concurrency`` handlers in flight), visits its
 queues round-robin, renews leases every ``lease/2``, settles outcomes in
 batches, and on ``stop()`` waits up to ``stop_timeout`` before releasing what
 is still running, with the attempt given back.
+
+Beside the reserve loop run four side tasks (heartbeat, renew, housekeeping, settler),
+supervised by :class:`~runa_runner.sidetasks.SideTasks`: if one dies of anything but a
+driver outage, the unit stops at once (in-flight jobs released, attempt given back) and
+``run()`` raises :class:`~runa_runner.errors.WorkerFailed`.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from typing import Any
 from . import observe
 from . import registry as registry_module
 from .drivers.base import Capability, Driver, Outcome, Reserved, StatsDelta
-from .errors import DriverError, StopTimedOut
+from .errors import DriverError, StopTimedOut, WorkerFailed
+from .events import Counter, JobLog, Observers
 from .execution import Running, execute
-from .outage import Outage
+from .outage import Outage, open_when_up
 from .registry import Registry
-from .settling import Settler
+from .settling import Settler, lease_lost_ends_failed
+from .sidetasks import SideTasks
 from .specs import QueueSpec
 
 log = logging.getLogger("runa_runner.worker")
@@ -51,7 +58,11 @@ class Unit:
         self.name = worker
         self.queues: tuple[QueueSpec, ...] = tuple(registry.queues_of(worker))
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
-        self.counts = StatsDelta()
+        #: The unit's outcome counts (``counts``), itself an observer of its run events.
+        self._counter = Counter()
+        #: Everything this unit's runs do is told here: its counter, the --verbose lines,
+        #: and the registry's observers (metrics, logs).
+        self.events = Observers([self._counter, JobLog(), *registry.events])
         self._middleware = (*observe.run_middleware(worker), *registry.run_middleware,
                             *self.spec.middleware)
         self._inflight: dict[str, Running] = {}
@@ -63,17 +74,26 @@ class Unit:
         self._started = False
         self._cursor = 0
         self._drivers: dict[str, Driver] = {}
+        self._stats_driver: Driver | None = None
         self._settler: Settler | None = None
-        self._outage = Outage(worker)
+        self._outage = Outage(worker, self.events)
+        self._side = SideTasks(worker, self.stop_now)
         self._pool: ThreadPoolExecutor | None = None
+        #: Sync handler threads a burst stopped waiting for (past their timeout).
+        self.abandoned = 0
+        self._strays_since: float | None = None
 
     # ---- lifecycle ----------------------------------------------------------------
 
     async def run(self, burst: bool = False) -> None:
         """Serve the queues until ``stop()`` (or, with ``burst``, until nothing is runnable).
 
+        A driver that cannot be reached yet is waited for (see :meth:`connect`).
+
         Raises:
-            StopTimedOut: stop_timeout elapsed; unfinished jobs were released.
+            StopTimedOut: stop_timeout elapsed; unfinished jobs were released (or, in a
+                burst, sync handler threads past their timeout were abandoned).
+            WorkerFailed: a side task died unexpectedly; in-flight jobs were released.
         """
         running = registry_module.running(self.registry)
         try:
@@ -86,25 +106,69 @@ class Unit:
             self._stopping.clear()  # first run still applies (it returns at once)
         self._done.clear()
         self._started = True
+        self.abandoned = 0
+        self._strays_since = None
+        timed_out = False
+        try:
+            if await self.connect():
+                timed_out = await self._serve(burst)
+        finally:
+            self._done.set()
+        if self._side.death is not None:
+            name, exc = self._side.death
+            raise WorkerFailed(f"worker '{self.name}': side task '{name}' died unexpectedly "
+                               f"({type(exc).__name__}: {exc}); its running jobs were released")
+        if self.abandoned:
+            raise StopTimedOut(
+                f"worker '{self.name}': stop_timeout ({self.spec.stop_timeout:g}s) elapsed "
+                f"waiting for {self.abandoned} sync handler thread(s) still running past "
+                "their timeout; they were abandoned (their runs were already settled)"
+            )
+        if timed_out:
+            raise StopTimedOut(
+                f"worker '{self.name}': stop_timeout ({self.spec.stop_timeout:g}s) elapsed; "
+                "unfinished jobs were released back to their queues"
+            )
+
+    async def connect(self) -> bool:
+        """Open the unit's drivers, waiting with backoff while one cannot be reached.
+
+        One WARNING line when a driver is unavailable, one when it answers. Returns
+        False if ``stop()`` came first (then nothing was started). ``run()`` calls it;
+        calling it first lets a caller say "started" only once the drivers answer.
+        """
+        # Each time: a driver already open on this loop is returned at once, and one opened
+        # on another loop (a unit run again under a new loop) is reopened here.
+        names = dict.fromkeys((*(q.driver for q in self.queues),
+                               self.registry.stats_driver_name(self.name)))
+        opened: dict[str, Driver] = {}
+        for name in names:
+            driver = await open_when_up(self.registry, name, self._outage, self._stopping)
+            if driver is None:
+                return False
+            opened[name] = driver
+        self._drivers = {q.name: opened[q.driver] for q in self.queues}
+        self._stats_driver = opened[self.registry.stats_driver_name(self.name)]
+        return True
+
+    async def _serve(self, burst: bool) -> bool:
+        """Reserve and run until stopped (or idle, in a burst); True if jobs were released."""
+        assert self._stats_driver is not None
         # Sync handlers run here: one thread per slot (the loop's default pool has
         # cpu + 4 threads, which would cap sync handlers below ``concurrency``).
         self._pool = ThreadPoolExecutor(max_workers=self.spec.concurrency,
                                         thread_name_prefix=HANDLER_THREADS)
-        for q in self.queues:
-            self._drivers[q.name] = await self.registry.open_driver(q.driver)
-        stats_driver = await self.registry.open_driver(self.registry.stats_driver_name(self.name))
-        self._settler = Settler(stats_driver, self.name, self._record, self._outage)
-        background = [
-            asyncio.create_task(self._heartbeat(stats_driver)),
-            asyncio.create_task(self._renew_loop()),
-            asyncio.create_task(self._housekeeping()),
-            asyncio.create_task(self._settler.run()),
-        ]
-        timed_out = False
+        self._settler = Settler(self._stats_driver, self.name, self._counter, self.events,
+                                self._outage)
+        self._side = SideTasks(self.name, self.stop_now)
+        self._side.start("heartbeat", self._heartbeat(self._stats_driver))
+        self._side.start("renew", self._renew_loop())
+        self._side.start("housekeeping", self._housekeeping())
+        self._side.start("settler", self._settler.run())
         try:
             await self._clean_expired()
             await self._reserve_loop(burst)
-            timed_out = await self._drain()
+            return await self._drain()
         except asyncio.CancelledError:
             # Cancelling run() is a stop at once: release in-flight jobs now (attempt given
             # back) rather than leave them reserved until their leases lapse and count.
@@ -112,19 +176,22 @@ class Unit:
             await self._drain()
             raise
         finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
-            await self._settler.close()
-            await self._leave(stats_driver)
+            await self._side.close()
+            await self._close_settler()
+            await self._leave(self._stats_driver)
             # Not waited for: a sync handler past its timeout may never return.
             self._pool.shutdown(wait=False)
-            self._done.set()
-        if timed_out:
-            raise StopTimedOut(
-                f"worker '{self.name}': stop_timeout ({self.spec.stop_timeout:g}s) elapsed; "
-                "unfinished jobs were released back to their queues"
-            )
+
+    async def _close_settler(self) -> None:
+        """Settle what is queued, write the last counts. After a side task died, what fails
+        here is most likely that same fault, already reported: WorkerFailed is the verdict."""
+        assert self._settler is not None
+        try:
+            await self._settler.close()
+        except Exception:
+            if self._side.death is None:
+                raise
+            log.debug("worker %s: closing the settler failed too", self.name, exc_info=True)
 
     async def stop(self) -> None:
         """Graceful stop: reserve nothing more, wait for in-flight jobs (bounded), return."""
@@ -150,7 +217,7 @@ class Unit:
             self._changed.clear()
             free = self._free()
             if free <= 0:
-                await self._changed.wait()
+                await self._wait_change(burst)
                 continue
             got = await self._reserve_round(free)
             if got:
@@ -163,9 +230,26 @@ class Unit:
                 # for a retry after that queue was visited: look again before leaving.
                 if not self._inflight and not self._threads and not self._changed.is_set():
                     return
-                await self._changed.wait()
+                await self._wait_change(burst)
             else:
                 await self._idle()
+
+    async def _wait_change(self, burst: bool) -> None:
+        """Wait for a run to end or a thread to return. A burst left with nothing but sync
+        handler threads past their timeout waits for them at most stop_timeout, then stops
+        (a thread cannot be killed, and may never return)."""
+        if not (burst and self._threads and not self._inflight):
+            self._strays_since = None
+            await self._changed.wait()
+            return
+        if self._strays_since is None:
+            self._strays_since = time.monotonic()
+        left = self._strays_since + self.spec.stop_timeout - time.monotonic()
+        try:
+            await asyncio.wait_for(self._changed.wait(), max(left, 0.0))
+        except TimeoutError:
+            self.abandoned = len(self._threads)
+            self._stopping.set()
 
     async def _reserve_round(self, free: int) -> int:
         """One pass over the queues, starting one further each time (round-robin)."""
@@ -177,12 +261,14 @@ class Unit:
             if got >= free or self._stopping.is_set():
                 break
             q = self.queues[(start + i) % n]
+            driver = self._drivers[q.name]
+            began = time.monotonic()
             try:
-                batch = await self._drivers[q.name].reserve(q.name, free - got, self.spec.lease)
+                batch = await driver.reserve(q.name, free - got, self.spec.lease)
             except DriverError as exc:
-                await self._driver_trouble(exc)
+                await self._driver_trouble(driver, exc)
                 continue
-            self._recovered()
+            self._outage.recovered(driver, began)
             for reserved in batch:
                 self._start(q, reserved)
             got += len(batch)
@@ -194,31 +280,34 @@ class Unit:
         for q in self.queues:
             d = self._drivers[q.name]
             by_driver.setdefault(id(d), (d, []))[1].append(q.name)
-        waits: list[asyncio.Future[Any]] = [
-            asyncio.ensure_future(d.wait(names, self.spec.poll_interval))
+        waits: dict[asyncio.Future[Any], Driver | None] = {
+            asyncio.ensure_future(d.wait(names, self.spec.poll_interval)): d
             for d, names in by_driver.values()
-        ]
-        waits.append(asyncio.ensure_future(self._stopping.wait()))
+        }
+        waits[asyncio.ensure_future(self._stopping.wait())] = None
         try:
             done, _ = await asyncio.wait(
                 waits, timeout=max(self.spec.poll_interval, 0.001) * 2,
                 return_when=asyncio.FIRST_COMPLETED,
             )
             for task in done:
-                if not task.cancelled() and isinstance(task.exception(), DriverError):
-                    await self._driver_trouble(task.exception())  # type: ignore[arg-type]
+                exc = None if task.cancelled() else task.exception()
+                driver = waits[task]
+                if isinstance(exc, DriverError) and driver is not None:
+                    await self._driver_trouble(driver, exc)
         finally:
             for w in waits:
                 w.cancel()
 
-    async def _driver_trouble(self, exc: BaseException) -> None:
+    async def _driver_trouble(self, driver: Driver, exc: DriverError) -> None:
         """One log line per outage, not per failed call; back off while it lasts."""
-        self._outage.trouble(exc)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=TROUBLE_PAUSE)
+        self._outage.trouble(driver, exc)
+        await self._pause(TROUBLE_PAUSE)
 
-    def _recovered(self) -> None:
-        self._outage.recovered()
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if the unit is told to stop meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     # ---- running ------------------------------------------------------------------
 
@@ -230,8 +319,7 @@ class Unit:
     async def _run_one(self, r: Running) -> None:
         env = r.reserved.envelope
         spec = self.registry.jobs.get(env.job)
-        log.debug("job %s %s attempt %d/%d started", env.job, env.id, env.attempt,
-                  env.max_attempts)
+        self.events.on_started(self.name, env)
         try:
             outcome: Outcome | None = await execute(spec, r, self._middleware, self._pool)
         except asyncio.CancelledError:
@@ -241,12 +329,17 @@ class Unit:
         finally:
             self._track_thread(r)
         try:
+            held = True
             if outcome is not None:
                 assert self._settler is not None
-                await self._settler.settle(self._drivers[r.queue.name], outcome)
-                log.debug("job %s %s %s", env.job, env.id, outcome.kind)
+                held = await self._settler.settle(self._drivers[r.queue.name], outcome, r)
+            if r.reason == "lease" or not held:
+                await self._count_lease_lost(r)
         finally:
-            self._inflight.pop(env.id, None)
+            # Only our own entry: once our outcome is settled, the next attempt of the same
+            # job may already be reserved and running under the same id.
+            if self._inflight.get(env.id) is r:
+                del self._inflight[env.id]
             self._changed.set()
 
     def _cancelled_outcome(self, r: Running) -> Outcome | None:
@@ -272,20 +365,20 @@ class Unit:
 
         thread.add_done_callback(gone)
 
-    def _record(self, outcome: Outcome, held: bool) -> StatsDelta:
-        """Count an outcome once it is settled (a lost lease counts nothing)."""
-        if not held or outcome.give_back_attempt:
-            return StatsDelta()
-        if outcome.kind == "ack":
-            delta = StatsDelta(succeeded=1)
-        elif outcome.kind == "fail":
-            delta = StatsDelta(failed=1)
-        else:
-            delta = StatsDelta(retried=1)
-        c = self.counts
-        self.counts = StatsDelta(c.succeeded + delta.succeeded, c.failed + delta.failed,
-                                 c.retried + delta.retried)
-        return delta
+    @property
+    def counts(self) -> StatsDelta:
+        """Outcomes this unit settled (succeeded, failed, retried; a stop's release and a
+        lost lease count nothing, but a lost last attempt counts failed)."""
+        return self._counter.total
+
+    async def _count_lease_lost(self, r: Running) -> None:
+        """A run that lost its lease on its last attempt ends in failed ("lease lost"), settled
+        by the driver rather than by us: count it failed here, so the pool's counters add
+        up, unless the driver shows the job went another way (deleted or purged meanwhile)."""
+        if not await lease_lost_ends_failed(self._drivers[r.queue.name], r):
+            return
+        assert self._settler is not None
+        self._settler.count(StatsDelta(failed=1))
 
     # ---- leases -------------------------------------------------------------------
 
@@ -303,8 +396,11 @@ class Unit:
                 # After an outage many leases are found lapsed at once: one line, not one each.
                 env = lost[0].reserved.envelope
                 log.warning("%d run(s) lost their lease (first: job %s %s): cancelling them",
-                            len(lost), env.job, env.id)
+                            len(lost), env.job, env.id, extra={
+                                "event": "lease.lost", "worker": self.name, "queue": env.queue,
+                                "job": env.job, "id": env.id, "attempt": env.attempt})
             for r in lost:
+                self.events.on_lease_lost(self.name, r.reserved.envelope)
                 r.reason = "lease"
                 r.cancelled.set()
                 assert r.task is not None
@@ -316,12 +412,13 @@ class Unit:
         if Capability.RENEW not in driver.capabilities:
             return True
         env = r.reserved.envelope
+        began = time.monotonic()
         try:
             held = await driver.renew(env.queue, env.id, r.reserved.token, lease)
         except DriverError as exc:
-            await self._driver_trouble(exc)
+            await self._driver_trouble(driver, exc)
             return True
-        self._recovered()
+        self._outage.recovered(driver, began)
         if held:
             r.lease_until = time.time() + lease
             return True
@@ -356,10 +453,13 @@ class Unit:
         if Capability.INSTANCES not in driver.capabilities:
             return
         while True:
+            began = time.monotonic()
             try:
                 await driver.heartbeat(self.name, self.instance, HEARTBEAT_TTL)
             except DriverError as exc:
-                await self._driver_trouble(exc)
+                await self._driver_trouble(driver, exc)
+            else:
+                self._outage.recovered(driver, began)
             await asyncio.sleep(HEARTBEAT_EVERY)
 
     async def _leave(self, driver: Driver) -> None:
@@ -378,10 +478,14 @@ class Unit:
         """Delete failed jobs older than each queue's retention (retention 0 keeps them)."""
         now = time.time()
         for q in self._retention_queues():
+            driver = self._drivers[q.name]
+            began = time.monotonic()
             try:
-                await self._drivers[q.name].purge_failed(q.name, now - q.retention)
+                await driver.purge_failed(q.name, now - q.retention)
             except DriverError as exc:
-                await self._driver_trouble(exc)
+                await self._driver_trouble(driver, exc)
+            else:
+                self._outage.recovered(driver, began)
 
     async def _housekeeping(self) -> None:
         queues = self._retention_queues()

@@ -13,13 +13,16 @@ from ..durations import DurationError, parse_duration
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
+    from ..manifest import PushScope
     from ..registry import Registry
 
 T = TypeVar("T")
 
 
-def load(args: argparse.Namespace, *, import_handlers: bool = True) -> Registry:
-    """The frozen registry of the manifest named by -c/--config (else $RUNA_CONFIG, jobs.yaml).
+def load(args: argparse.Namespace, *, import_handlers: bool = True,
+         scope: PushScope | None = None) -> Registry:
+    """The frozen registry of the manifest named by -c/--config (else $RUNA_CONFIG, jobs.yaml);
+    with a ``scope``, only the handler and middleware a push needs are imported.
 
     Raises:
         ConfigError: one line per problem; also when the file cannot be read.
@@ -28,7 +31,7 @@ def load(args: argparse.Namespace, *, import_handlers: bool = True) -> Registry:
 
     path = getattr(args, "config", None)
     try:
-        return load_registry(path, import_handlers=import_handlers)
+        return load_registry(path, import_handlers=import_handlers, scope=scope)
     except OSError as exc:  # the loader should say this itself; never show a traceback
         raise ConfigError(f"cannot read manifest {path or 'jobs.yaml'}: {exc.strerror}") from exc
 

@@ -6,20 +6,38 @@ import argparse
 import sys
 from typing import Any
 
-from ..drivers.base import Capability
-from ..errors import ConfigError, PayloadInvalid
-from ..pushing import BATCH
+from ..errors import PayloadInvalid, RunaError
+from ..limits import MAX_RETRY, short
+from ..manifest import PushScope
+from ..pushing import BATCH, PushOptions
 from ..registry import Registry
 from . import context
-from .payloads import LinesInvalid, parse_json, read_lines, read_source
+from .output import one_line
+from .payloads import Lines, LinesInvalid, parse_json, read_lines, read_source
 from .progress import Progress
+
+#: Ends the message of a handler or middleware import that fails at push time.
+NO_IMPORT_HINT = ("to push without importing it (the worker checks the payload when the job "
+                  "runs), use push --no-import")
+
+
+class PushStopped(RunaError):
+    """A bulk push stopped after storing some jobs; ``ids`` are those stored."""
+
+    def __init__(self, ids: list[str], total: int, line: int, cause: BaseException) -> None:
+        self.ids = ids
+        super().__init__(
+            f"push stopped at line {line}: {len(ids)} of {total} jobs stored (their ids are on "
+            f"stdout); the batch from line {line} on may be partly stored: "
+            f"{one_line(str(cause) or type(cause).__name__)}")
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "push", parents=[common], help="enqueue a job and print its id",
         description="Validate the payload against the job's type and enqueue it. "
-                    "Options left out inherit from the job, then the queue.",
+                    "Options left out inherit from the job, then the queue. Only the job's "
+                    "handler and its queue's push middleware are imported.",
     )
     p.add_argument("job", metavar="JOB", help="job name from the manifest")
     src = p.add_mutually_exclusive_group(required=True)
@@ -35,13 +53,19 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", metavar="D", type=context.duration, help="per-run time limit")
     p.add_argument("--meta", metavar="K=V", type=meta_item, action="append", default=[],
                    help="add job meta (string values; repeatable)")
+    p.add_argument("--no-import", action="store_true",
+                   help="import no handler or middleware module: the JSON is pushed unchecked "
+                        "(the worker validates it when the job runs) and the queue's push "
+                        "middleware does not run")
     p.set_defaults(func=run, push_parser=p)
 
 
 def retries(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return int(text)
+    """argparse type for --retry: a whole number in the documented range (limits.py)."""
+    if text.isascii() and text.isdigit() and len(text) <= 20 and int(text) <= MAX_RETRY:
+        return int(text)
+    raise argparse.ArgumentTypeError(
+        f"expected a whole number between 0 and {MAX_RETRY:,}, got {short(text)}")
 
 
 def meta_item(text: str) -> tuple[str, str]:
@@ -54,10 +78,13 @@ def meta_item(text: str) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     if args.jsonl is not None and args.unique is not None:
         args.push_parser.error("--unique applies to one job (--json), not to --jsonl")
-    registry = context.load(args)
+    registry = context.load(args, import_handlers=not args.no_import,
+                            scope=PushScope(args.job, args.queue, NO_IMPORT_HINT))
     spec = registry.job_spec(args.job)
     queue = args.queue or spec.queue
-    check_cross_process(registry, queue)
+    context.require_cross_process(
+        registry, queue, "; a job pushed from the CLI would vanish with this process. "
+        f"Use a sqlite, redis or amqp driver for queue '{queue}'")
     options = {
         "queue": queue, "delay": args.delay, "unique_until": args.unique_until,
         "unique_for": args.unique_for, "retry": args.retry, "retry_delay": args.retry_delay,
@@ -70,36 +97,38 @@ def run(args: argparse.Namespace) -> int:
                 registry, lambda r: r.push(args.job, payload, unique=args.unique, **options))
             print(job_id)
             return 0
-        payloads = read_lines(read_source(args.jsonl, "--jsonl"), spec)
-        for job_id in context.run_with(registry, lambda r: push_lines(r, args.job, payloads,
+        check = registry.pusher.checker(args.job, PushOptions(**options))
+        lines = read_lines(read_source(args.jsonl, "--jsonl"), check)
+        for job_id in context.run_with(registry, lambda r: push_lines(r, args.job, lines,
                                                                       options)):
             print(job_id)
         return 0
+    except PushStopped as exc:
+        print("\n".join(exc.ids))  # stored: the caller must know them
+        raise
     except (PayloadInvalid, LinesInvalid) as exc:
         # One line per field (or per line of --jsonl), exactly as the contract shows them.
         print(str(exc), file=sys.stderr)
         return 1
 
 
-def check_cross_process(registry: Registry, queue: str) -> None:
-    """Refuse a queue whose driver lives only in this process: the job would vanish."""
-    driver_name = registry.queue_spec(queue).driver
-    driver = registry.drivers[driver_name]
-    if Capability.CROSS_PROCESS not in driver.capabilities:
-        raise ConfigError(
-            f"queue '{queue}' uses the in-process {driver.type_name} driver '{driver_name}'; "
-            f"a job pushed from the CLI would vanish with this process. "
-            f"Use a sqlite, redis or amqp driver for queue '{queue}'"
-        )
-
-
 async def push_lines(
-    registry: Registry, job: str, payloads: list[Any], options: dict[str, Any]
+    registry: Registry, job: str, lines: Lines, options: dict[str, Any]
 ) -> list[str]:
-    """push_many in batches (payloads already validated), with progress on a terminal."""
+    """push_many in batches (every line already checked), with progress on a terminal.
+
+    Raises:
+        PushStopped: the driver failed after some batches were stored (it holds their ids).
+    """
     ids: list[str] = []
-    with Progress(len(payloads), "pushed") as progress:
-        for start in range(0, len(payloads), BATCH):
-            ids += await registry.push_many(job, payloads[start:start + BATCH], **options)
+    with Progress(len(lines), "pushed") as progress:
+        for start in range(0, len(lines), BATCH):
+            batch = lines[start:start + BATCH]
+            try:
+                ids += await registry.push_many(job, [p for _, p in batch], **options)
+            except RunaError as exc:
+                if not ids:
+                    raise  # nothing stored: the error alone says it all
+                raise PushStopped(ids, len(lines), batch[0][0], exc) from exc
             progress.update(len(ids))
     return ids

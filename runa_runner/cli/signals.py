@@ -3,6 +3,10 @@
 A sync handler runs in a thread that cannot be killed; the process must still
 exit when the contract says so, so threads still running once the units have
 stopped do not hold the exit (the process leaves with ``os._exit``).
+
+Signals are caught from the moment ``work`` starts loading the manifest
+(:class:`EarlySignals`), so one that arrives before the event loop runs (handler
+imports, the first driver connection) is a graceful stop too, not a death by signal.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from types import FrameType
 from typing import Any
 
 from ..registry import Registry
@@ -78,11 +83,41 @@ async def stop_unit(unit: Unit, running: asyncio.Task[Any]) -> None:
     stop.cancel()
 
 
-def run_loop(registry: Registry, serve: Callable[[Stopper], Coroutine[Any, Any, int]]) -> int:
+class EarlySignals:
+    """SIGINT/SIGTERM noted before the loop's handlers exist, to be replayed on the loop."""
+
+    def __init__(self) -> None:
+        self.received: list[signal.Signals] = []
+        self._before: dict[signal.Signals, Any] = {}
+
+    @classmethod
+    def catch(cls) -> EarlySignals:
+        early = cls()
+        for sig in SIGNALS:
+            early._before[sig] = signal.signal(sig, early._note)
+        return early
+
+    def restore(self) -> None:
+        """Put back the handlers found at ``catch`` (``work`` ends before its loop runs)."""
+        for sig, before in self._before.items():
+            signal.signal(sig, before)
+
+    def _note(self, signum: int, _frame: FrameType | None) -> None:
+        self.received.append(signal.Signals(signum))
+
+    def replay(self, loop: asyncio.AbstractEventLoop, stopper: Stopper) -> None:
+        for sig in self.received:
+            loop.call_soon(stopper.on_signal, sig)
+
+
+def run_loop(registry: Registry, serve: Callable[[Stopper], Coroutine[Any, Any, int]],
+             early: EarlySignals | None = None) -> int:
     """Run ``serve`` with signal handling on a new loop; close drivers; don't wait on threads."""
     loop = asyncio.new_event_loop()
     stopper = Stopper()
     stopper.install(loop)
+    if early is not None:
+        early.replay(loop, stopper)
     try:
         code = loop.run_until_complete(serve(stopper))
     finally:

@@ -3,7 +3,10 @@
 Every named pool runs as a :class:`~runa_runner.worker.Unit` in one event loop.
 The first SIGTERM/SIGINT stops them gracefully (exit 1 if a pool's stop_timeout
 elapsed and jobs were released, else 0); a second signal stops at once (exit 130
-for SIGINT).
+for SIGINT). A pool whose driver cannot be reached waits for it (one line when it is
+down, one when it answers) and says "started" only then; a signal meanwhile exits 0.
+A pool whose side task dies unexpectedly logs the traceback, stops the other pools
+gracefully, and the process exits 1.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import asyncio
 import logging
 from typing import Any
 
-from ..errors import StopTimedOut
+from ..errors import StopTimedOut, WorkerFailed
 from ..observe import logs
+from ..outage import describe_target
 from ..registry import Registry
 from ..worker import Unit
 from . import context
 from .metrics_cmd import address
-from .signals import Stopper, run_loop
+from .signals import EarlySignals, Stopper, run_loop
 
 log = logging.getLogger("runa_runner.cli")
 
@@ -50,18 +54,24 @@ def run(args: argparse.Namespace) -> int:
         args.work_parser.error("give worker names or --all")
     if args.workers and args.all:
         args.work_parser.error("give worker names or --all, not both")
-    logs.setup("DEBUG" if args.verbose else args.log_level, args.log_format)
-    registry = context.load(args)
-    names = list(registry.workers) if args.all else list(dict.fromkeys(args.workers))
-    for name in names:
-        registry.worker_spec(name)  # unknown name: one line with did-you-mean, exit 1
-    observe(registry, names, args.metrics)
-    return run_loop(registry, lambda stopper: serve(registry, names, args.burst, stopper))
+    # A signal while the manifest and its handlers load is a stop before the start (exit 0).
+    early = EarlySignals.catch()
+    try:
+        logs.setup("DEBUG" if args.verbose else args.log_level, args.log_format)
+        registry = context.load(args)
+        names = list(registry.workers) if args.all else list(dict.fromkeys(args.workers))
+        for name in names:
+            registry.worker_spec(name)  # unknown name: one line with did-you-mean, exit 1
+        observe(registry, names, args.metrics)
+    except BaseException:
+        early.restore()
+        raise
+    return run_loop(registry, lambda stopper: serve(registry, names, args.burst, stopper),
+                    early)
 
 
 def observe(registry: Registry, names: list[str], metrics: tuple[str, int] | None) -> None:
-    """Attach the log observer and, with --metrics, serve this process's metrics."""
-    registry.events.add(logs.LogObserver())
+    """With --metrics, serve this process's metrics (an observer of its run events)."""
     if metrics is None:
         return
     from ..observe import metrics as worker_metrics
@@ -95,23 +105,42 @@ async def serve(registry: Registry, names: list[str], burst: bool, stopper: Stop
 
 
 async def run_unit(unit: Unit, burst: bool, stopper: Stopper) -> bool:
-    """Run one unit with its start and stop lines; True if its stop timed out."""
-    if stopper.stopping:
+    """Run one unit with its start and stop lines; True if it must make the exit 1."""
+    if stopper.stopping or not await unit.connect():
+        log.info("worker %s stopped before it started", unit.name)
         return False
-    log.info("worker %s started (%s)", unit.name, summary(unit),
-             extra={"event": "worker.started", "worker": unit.name})
+    if stopper.stopping:  # the signal came as the drivers answered
+        log.info("worker %s stopped before it started", unit.name)
+        return False
+    log.info("worker %s started (%s)", unit.name, summary(unit), extra=_worker("started", unit))
     try:
         await unit.run(burst=burst)
     except StopTimedOut:
-        why = ("at once" if stopper.exit_code is not None
-               else f"after stop_timeout ({unit.spec.stop_timeout:g}s)")
-        log.warning("worker %s stopped %s: unfinished jobs were released to their queues (%s)",
-                    unit.name, why, counters(unit),
-                    extra={"event": "worker.stopped", "worker": unit.name})
+        log.warning("worker %s stopped %s (%s)", unit.name, stop_reason(unit, stopper),
+                    counters(unit), extra=_worker("stopped", unit))
         return True
-    log.info("worker %s stopped (%s)", unit.name, counters(unit),
-             extra={"event": "worker.stopped", "worker": unit.name})
+    except WorkerFailed as exc:
+        # The traceback was logged when the side task died; this is the verdict.
+        log.error("worker %s stopped: %s (%s)", unit.name, exc.message.split(": ", 1)[-1],
+                  counters(unit), extra={**_worker("stopped", unit), "error": exc.message})
+        await stopper.stop_all()  # the process exits 1: stop the other pools gracefully
+        return True
+    log.info("worker %s stopped (%s)", unit.name, counters(unit), extra=_worker("stopped", unit))
     return False
+
+
+def _worker(what: str, unit: Unit) -> dict[str, str]:
+    return {"event": f"worker.{what}", "worker": unit.name}
+
+
+def stop_reason(unit: Unit, stopper: Stopper) -> str:
+    """Why a stop timed out, for the stop line."""
+    limit = f"after stop_timeout ({unit.spec.stop_timeout:g}s)"
+    if unit.abandoned:
+        return (f"{limit}: abandoned {unit.abandoned} sync handler thread(s) still running "
+                "past their timeout, whose jobs were already settled")
+    why = "at once" if stopper.exit_code is not None else limit
+    return f"{why}: unfinished jobs were released to their queues"
 
 
 def summary(unit: Unit) -> str:
@@ -123,10 +152,7 @@ def summary(unit: Unit) -> str:
 
 
 def target(registry: Registry, driver_name: str) -> str:
-    info = registry.drivers[driver_name].describe()
-    if not info.target or info.target.startswith(f"{info.type}:"):
-        return info.target or info.type
-    return f"{info.type}:{info.target}"
+    return describe_target(registry.drivers[driver_name])
 
 
 def counters(unit: Unit) -> str:

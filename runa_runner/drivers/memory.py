@@ -35,6 +35,7 @@ from .base import (
     unique_lock_key,
     wait_any,
 )
+from .bounds import check_items
 
 
 @dataclass(slots=True)
@@ -96,6 +97,7 @@ class MemoryDriver:
     # ---- push -----------------------------------------------------------------
 
     async def push(self, items: Sequence[PushItem]) -> list[str]:
+        check_items("memory", items)  # NaN or 1e400 would corrupt the heaps' order
         now = time.time()
         ids = []
         for item in items:

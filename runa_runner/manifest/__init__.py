@@ -15,7 +15,7 @@ from ..registry import Registry
 from .compile import compile_registry
 from .document import Document
 from .envexpand import expand_document
-from .imports import import_problems
+from .imports import PushScope, import_problems
 from .problems import Problem, sort_problems
 from .references import reference_problems
 from .schema import manifest_schema, schema_problems, schema_text
@@ -47,11 +47,13 @@ def find_manifest(path: str | os.PathLike[str] | None = None) -> Path:
 
 
 def check_manifest(
-    path: str | os.PathLike[str] | None, *, import_handlers: bool = True
+    path: str | os.PathLike[str] | None, *, import_handlers: bool = True,
+    scope: PushScope | None = None,
 ) -> tuple[list[Problem], Document | None]:
     """Every problem of the manifest (errors and warnings, in file order) and the document.
 
-    The document is None when the file cannot be parsed as a mapping.
+    The document is None when the file cannot be parsed as a mapping. With a ``scope``,
+    only the handler and middleware it wants are imported.
 
     Raises:
         ConfigError: the file is missing or unreadable.
@@ -66,30 +68,33 @@ def check_manifest(
     view = View(doc.body)
     problems += reference_problems(doc, view)
     if import_handlers and not any(p.is_error for p in problems):
-        problems += import_problems(doc, view)
+        problems += import_problems(doc, view, scope)
     problems += timing_problems(doc, view)
     return sort_problems(problems), doc
 
 
 def load_registry(
-    path: str | os.PathLike[str] | None = None, *, import_handlers: bool = True
+    path: str | os.PathLike[str] | None = None, *, import_handlers: bool = True,
+    scope: PushScope | None = None,
 ) -> Registry:
-    """Check the manifest and compile it into a frozen registry.
+    """Check the manifest and compile it into a frozen registry (importing only what
+    ``scope`` wants, when given: see :class:`PushScope`).
 
     Raises:
         ConfigError: every error line (``FILE:LINE:COL: PATH: message``), newline-joined.
     """
-    problems, doc = check_manifest(path, import_handlers=import_handlers)
+    problems, doc = check_manifest(path, import_handlers=import_handlers, scope=scope)
     errors = [p.format() for p in problems if p.is_error]
     if errors or doc is None:
         raise ConfigError("\n".join(errors))
-    return compile_registry(doc, import_handlers=import_handlers)
+    return compile_registry(doc, import_handlers=import_handlers, scope=scope)
 
 
 __all__ = [
     "DEFAULT_MANIFEST",
     "Document",
     "Problem",
+    "PushScope",
     "check_manifest",
     "find_manifest",
     "load_registry",

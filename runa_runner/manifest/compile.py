@@ -12,8 +12,8 @@ from typing import Any
 from ..drivers import driver_type
 from ..errors import ConfigError
 from ..registry import Registry
-from .document import Document
-from .imports import add_to_path, app_dir, import_callable
+from .document import Document, KeyPath
+from .imports import PushScope, add_to_path, app_dir, import_callable
 from .view import View, driver_config, seconds
 
 QUEUE_DURATIONS = ("retry_delay", "retry_max_delay", "timeout", "retention")
@@ -40,18 +40,24 @@ def _unimported(path: str) -> Callable[..., Any]:
     return handler
 
 
-def compile_registry(doc: Document, *, import_handlers: bool = True) -> Registry:
+def compile_registry(
+    doc: Document, *, import_handlers: bool = True, scope: PushScope | None = None
+) -> Registry:
     """Build and freeze the registry ``doc`` describes.
 
     With ``import_handlers=False`` handlers are stubs that raise when run and
     middleware is left out: enough to push (without payload types) and inspect.
+    With a ``scope``, only what it wants is imported, the rest is left out likewise.
     """
     view = View(doc.body)
     if import_handlers:
         add_to_path(app_dir(doc))
 
-    def load(path: str) -> Callable[..., Any]:
-        return import_callable(path) if import_handlers else _unimported(path)
+    def wanted(where: KeyPath) -> bool:
+        return import_handlers and (scope is None or scope.wants(view, where))
+
+    def load(path: str, where: KeyPath) -> Callable[..., Any]:
+        return import_callable(path) if wanted(where) else _unimported(path)
 
     registry = Registry()
     for name, entry in view.drivers.items():
@@ -64,16 +70,16 @@ def compile_registry(doc: Document, *, import_handlers: bool = True) -> Registry
     for name, entry in view.queues.items():  # with the implicit 'default'
         kwargs = _settings(entry, QUEUE_DURATIONS)
         kwargs["driver"] = view.queue_driver(name)
-        kwargs["middleware"] = [load(p) for p in kwargs.get("middleware", [])] \
-            if import_handlers else []
+        kwargs["middleware"] = [import_callable(p) for p in kwargs.get("middleware", [])] \
+            if wanted(("queues", name, "middleware")) else []
         registry.queue(name, **kwargs)
     for name, entry in view.workers.items():
         kwargs = _settings(entry, WORKER_DURATIONS)
-        kwargs["middleware"] = [load(p) for p in kwargs.get("middleware", [])] \
-            if import_handlers else []
+        kwargs["middleware"] = [import_callable(p) for p in kwargs.get("middleware", [])] \
+            if wanted(("workers", name, "middleware")) else []
         registry.worker(name, **kwargs)
     for name, entry in view.jobs.items():
         kwargs = _settings(entry, JOB_DURATIONS)
         path = kwargs.pop("handler")
-        registry.job(name, load(path), handler_path=path, **kwargs)
+        registry.job(name, load(path, ("jobs", name, "handler")), handler_path=path, **kwargs)
     return registry.freeze()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,28 @@ from .view import View, driver_config
 
 class ImportFailed(ConfigError):
     """A handler or middleware path cannot be imported."""
+
+
+@dataclass(frozen=True, slots=True)
+class PushScope:
+    """Import only what pushing ``job`` to ``queue`` (default: the job's) needs: the job's
+    handler, for its payload type, and the queue's push middleware. A producer host may
+    not have the code of the other handlers, nor of worker middleware.
+
+    ``hint`` ends the message of an import that fails (say how to do without it).
+    """
+
+    job: str
+    queue: str | None = None
+    hint: str = ""
+
+    def wants(self, view: View, where: KeyPath) -> bool:
+        """Whether the handler or middleware at ``where`` is imported."""
+        if where[0] == "jobs":
+            return where[1] == self.job
+        if where[0] == "queues":
+            return where[1] == (self.queue or view.job_queue(self.job))
+        return False  # run middleware of workers
 
 
 def app_dir(doc: Document) -> Path:
@@ -82,19 +105,23 @@ def _paths(view: View) -> Iterator[tuple[KeyPath, str, bool]]:
                     yield (kind, name, "middleware", i), path, False
 
 
-def import_problems(doc: Document, view: View) -> list[Problem]:
-    """Import every handler, middleware and driver type; one problem per failure."""
+def import_problems(doc: Document, view: View, scope: PushScope | None = None) -> list[Problem]:
+    """Import every handler, middleware (those ``scope`` wants) and driver type; one
+    problem per failure."""
     from ..drivers import driver_type
 
     add_to_path(app_dir(doc))
     problems = []
     for where, path, is_handler in _paths(view):
+        if scope is not None and not scope.wants(view, where):
+            continue
         try:
             target = import_callable(path)
             if is_handler:
                 payload_adapter(target, payload_type(target))
         except ConfigError as exc:
-            problems.append(doc.problem(where, str(exc)))
+            hint = f"; {scope.hint}" if scope is not None and scope.hint else ""
+            problems.append(doc.problem(where, f"{exc}{hint}"))
     for name, driver in view.drivers.items():
         kind = driver.get("type")
         if not isinstance(kind, str):

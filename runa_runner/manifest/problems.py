@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from ..limits import short
 from ..suggest import did_you_mean as did_you_mean  # the manifest checks' import path
 
 Severity = Literal["error", "warning"]
@@ -65,7 +66,7 @@ def show(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, int | float):
-        return repr(value)
+        return short(value)  # repr() of an integer of 5,000 digits raises ValueError
     return f"a {type(value).__name__}"
 
 

@@ -30,6 +30,8 @@ _TYPE_WORDS = {
     "boolean": "true or false", "array": "a list", "object": "a mapping", "null": "null",
 }
 _DURATION = "a duration like '5s' or '1h30m'"
+#: The ``propertyNames`` pattern of driver, queue, worker and job names: not empty or blank.
+NAME_PATTERN = "\\S"
 
 
 def schema_text() -> str:
@@ -100,6 +102,8 @@ def _to_problems(doc: Document, error: ValidationError) -> list[Problem]:
             doc.problem((*path, k), f"unknown key '{k}'" + did_you_mean(str(k), known), key=True)
             for k in extras
         ]
+    if kind == "pattern" and schema.get("pattern") == NAME_PATTERN:  # under propertyNames
+        return [doc.problem((*path, value), "a name must not be empty or blank", key=True)]
     if kind == "required":
         missing = [k for k in error.validator_value if k not in value]
         return [doc.problem(path, f"missing required key '{k}'", key=True) for k in missing]
@@ -117,7 +121,7 @@ def _message(kind: Any, value: Any, schema: dict[str, Any], error: ValidationErr
         return f"expected one of {', '.join(map(repr, choices))}, got {show(value)}{hint}"
     if kind == "pattern":
         return f"expected an import path like 'pkg.module:function', got {show(value)}"
-    if kind in ("type", "minimum", "exclusiveMinimum"):
+    if kind in ("type", "minimum", "exclusiveMinimum", "maximum"):
         return f"expected {expected(schema)}, got {show(value)}"
     return str(error.message)
 
@@ -133,6 +137,8 @@ def expected(schema: dict[str, Any]) -> str:
     types = schema.get("type")
     names = [types] if isinstance(types, str) else list(types or [])
     words = " or ".join(_TYPE_WORDS.get(t, t) for t in names) or "a valid value"
+    if "minimum" in schema and "maximum" in schema:
+        return f"{words} between {schema['minimum']:,} and {schema['maximum']:,}"
     if "minimum" in schema:
         words += f" >= {schema['minimum']}"
     if "exclusiveMinimum" in schema:

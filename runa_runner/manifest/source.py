@@ -21,6 +21,9 @@ from .tomlpos import toml_positions
 
 #: Top-level keys of the manifest proper; without any of them, a `queue` table is the body.
 BODY_KEYS = frozenset({"drivers", "queues", "workers", "jobs", "default_driver", "app_dir"})
+#: Most values (mappings, lists and scalars, aliases counted each time) a manifest may hold:
+#: a large manifest has a few thousand.
+MAX_VALUES = 100_000
 
 
 class SourceError(ConfigError):
@@ -48,6 +51,8 @@ def read_document(path: Path, file: str) -> Document:
     except RecursionError:  # a YAML alias inside its own anchor (&a [*a]), or absurd nesting
         raise fail(1, 1, "the manifest nests too deeply (or a YAML alias refers to itself)"
                    ) from None
+    except ValueError as exc:  # JSON or TOML: an integer of 5,000 digits (Python's int() limit)
+        raise fail(1, 1, f"invalid number: {exc}".split(";")[0]) from None
     if data is None or (isinstance(data, str) and not data.strip()):
         raise fail(1, 1, "the manifest is empty (expected a mapping of drivers, queues, "
                    "workers and jobs)")
@@ -68,9 +73,8 @@ def _load_yaml(text: str, fail: Any) -> tuple[Any, Positions]:
                    f"offset {exc.position})") from None
     try:
         node = loader.get_single_node()
-        positions = Positions()
-        dupes: list[SourceError] = []
-        data = _walk(loader, node, (), positions, dupes, fail) if node is not None else None
+        walker = _Walker(loader, fail)
+        data = walker.walk(node, ()) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -82,35 +86,57 @@ def _load_yaml(text: str, fail: Any) -> tuple[Any, Positions]:
         raise fail(1, 1, f"invalid YAML: {exc}") from None
     finally:
         loader.dispose()
-    if dupes:
-        raise dupes[0]
-    return data, positions
+    if walker.dupes:
+        raise walker.dupes[0]
+    return data, walker.positions
 
 
-def _walk(
-    loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath, pos: Positions,
-    dupes: list[SourceError], fail: Any,
-) -> Any:
-    pos.values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # YAML merge keys (<<)
+class _Walker:
+    """Builds plain data from the composed YAML nodes, noting every position.
+
+    An alias is the same node again, so aliases of aliases (a "billion laughs")
+    expand exponentially here: the walk counts the values it builds and refuses
+    a document past :data:`MAX_VALUES`, in well under a second.
+    """
+
+    def __init__(self, loader: yaml.SafeLoader, fail: Any) -> None:
+        self.loader, self.fail = loader, fail
+        self.positions = Positions()
+        self.dupes: list[SourceError] = []
+        self.count = 0
+
+    def walk(self, node: yaml.Node, path: KeyPath) -> Any:
+        at = (node.start_mark.line + 1, node.start_mark.column + 1)
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise self.fail(*at, f"the manifest expands to more than {MAX_VALUES:,} values "
+                            "(YAML aliases repeating aliases); refused")
+        self.positions.values[path] = at
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.walk(n, (*path, i)) for i, n in enumerate(node.value)]
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except ValueError as exc:  # an integer of 5,000 digits (Python's int() limit)
+            raise self.fail(*at, f"invalid number: {exc}".split(";")[0]) from None
+        if isinstance(node, yaml.ScalarNode) and node.style is None and "${" in str(value):
+            self.positions.plain.add(path)
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
+        self.loader.flatten_mapping(node)  # YAML merge keys (<<)
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = self.loader.construct_object(key_node, deep=True)
             key = key if isinstance(key, str | int) else str(key)
             at = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in out:
                 where = ".".join(str(p) for p in (*path, key))
-                dupes.append(fail(*at, f"duplicate key '{key}'", where))
-            pos.keys[(*path, key)] = at
-            out[key] = _walk(loader, value_node, (*path, key), pos, dupes, fail)
+                self.dupes.append(self.fail(*at, f"duplicate key '{key}'", where))
+            self.positions.keys[(*path, key)] = at
+            out[key] = self.walk(value_node, (*path, key))
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_walk(loader, n, (*path, i), pos, dupes, fail) for i, n in enumerate(node.value)]
-    value = loader.construct_object(node, deep=True)
-    if isinstance(node, yaml.ScalarNode) and node.style is None and "${" in str(value):
-        pos.plain.add(path)
-    return value
 
 
 def _load_json(text: str, fail: Any) -> tuple[Any, Positions]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..drivers.base import Capability
 from ..durations import format_duration as fmt
+from ..limits import SHORT_LEASE
 from .document import Document, KeyPath
 from .problems import Problem
 from .view import QUEUE_DEFAULTS, View, seconds, whole
@@ -128,6 +129,17 @@ def check_consumer_timeout(doc: Document, view: View) -> Iterator[Problem]:
                 f"running that long"), severity="warning")
 
 
+def check_short_lease(doc: Document, view: View) -> Iterator[Problem]:
+    for name, worker in view.declared_workers.items():
+        lease = seconds(worker.get("lease")) if isinstance(worker, dict) else None
+        if lease is not None and 0 < lease < SHORT_LEASE:
+            yield doc.problem(("workers", name, "lease"), (
+                f"lease {fmt(lease)} is under {fmt(SHORT_LEASE)}: it may lapse before the worker "
+                f"renews it, and another worker then runs the same job again (raise the lease)"),
+                severity="warning")
+
+
 def timing_problems(doc: Document, view: View) -> list[Problem]:
-    checks = (check_lease, check_stop_timeout, check_retention, check_consumer_timeout)
+    checks = (check_lease, check_short_lease, check_stop_timeout, check_retention,
+              check_consumer_timeout)
     return [p for check in checks for p in check(doc, view)]

@@ -23,6 +23,10 @@ WORKER_DEFAULTS: dict[str, Any] = {
     "concurrency": specs.DEFAULT_CONCURRENCY, "poll_interval": specs.DEFAULT_POLL_INTERVAL,
     "lease": specs.DEFAULT_LEASE, "stop_timeout": specs.DEFAULT_STOP_TIMEOUT,
 }
+#: The driver a manifest that declares none gets (DESIGN.md §2): durable and shared across
+#: processes, so ``push`` and ``work`` meet; its path is relative to the manifest's folder.
+LOCAL_DRIVER = "local"
+LOCAL_DRIVER_ENTRY: dict[str, Any] = {"type": "sqlite", "path": ".runa/queue.db"}
 
 
 def mapping(value: Any) -> dict[str, Any]:
@@ -39,9 +43,15 @@ def seconds(value: Any) -> float | None:
         return None
 
 
+#: Beyond every integer setting's range (limits.py), yet exact as a float.
+_WHOLE_BOUND = 2**53
+
+
 def whole(value: Any) -> int | None:
-    """An integer setting, or None when absent or invalid."""
+    """An integer setting, or None when absent or invalid (the schema reports it)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not -_WHOLE_BOUND <= value <= _WHOLE_BOUND:  # also NaN; float(10**400) would raise
         return None
     return int(value) if float(value).is_integer() else None
 
@@ -60,7 +70,13 @@ class View:
 
     def __init__(self, body: Mapping[str, Any]) -> None:
         self.body = body
-        self.drivers = {k: mapping(v) for k, v in mapping(body.get("drivers")).items()}
+        declared = {k: mapping(v) for k, v in mapping(body.get("drivers")).items()}
+        implicit = specs.MEMORY_DRIVER
+        if not declared:
+            declared = {LOCAL_DRIVER: dict(LOCAL_DRIVER_ENTRY)}
+        if len(declared) == 1:
+            implicit = next(iter(declared))  # the only declared driver (or `local`)
+        self.drivers = declared
         self.drivers.setdefault(specs.MEMORY_DRIVER, {"type": "memory"})
         self.declared_queues = mapping(body.get("queues"))
         self.declared_workers = mapping(body.get("workers"))
@@ -72,7 +88,7 @@ class View:
         }
         self.jobs = {k: mapping(v) for k, v in mapping(body.get("jobs")).items()}
         default = body.get("default_driver")
-        self.default_driver = default if isinstance(default, str) else specs.MEMORY_DRIVER
+        self.default_driver = default if isinstance(default, str) else implicit
 
     def queue_driver(self, queue: str) -> str:
         name = self.queues.get(queue, {}).get("driver")

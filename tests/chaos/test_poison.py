@@ -7,7 +7,10 @@ the bad ones and exit 0: a crash or a stall fails the test.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
+from collections import Counter
 from collections.abc import Callable
 
 import pytest
@@ -16,9 +19,10 @@ from runa_runner.job import new_id
 
 from .conftest import DRIVERS
 from .harness import Project
-from .inject import envelope, inject
+from .hostile import Hostile, body_kinds, column_kinds, insert_sqlite
+from .inject import QUEUE, envelope, inject
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 LIMIT = 1000
 GOOD = 20
@@ -79,3 +83,92 @@ def test_oversize_payload_is_refused_at_push(
     assert line.startswith("chaos.typed: ")
     queue = project.queue()
     assert queue["pending"] == 0
+
+
+#: Valid jobs and hostile records of a poisoned queue (issue 12's acceptance).
+VALID, HOSTILE, ROUNDS = 1000, 50, 5
+
+
+def hostile_records(kind: str, count: int) -> dict[str, Hostile]:
+    """``count`` hostile records cycling over every kind the driver can hold, by job id."""
+    out: dict[str, Hostile] = {}
+    while len(out) < count:
+        job_id = new_id()
+        kinds = body_kinds(job_id, QUEUE, "chaos.run", columns=kind == "sqlite")
+        if kind == "sqlite":
+            kinds += column_kinds(job_id, QUEUE, "chaos.run")
+        out[job_id] = kinds[len(out) % len(kinds)]
+    return out
+
+
+def store_hostile(project: Project, records: dict[str, Hostile], amqp_url: str) -> None:
+    if project.target.kind == "sqlite":
+        with sqlite3.connect(project.root / "queue.db") as db:
+            for job_id, hostile in records.items():
+                insert_sqlite(db, job_id, QUEUE, hostile)
+        db.close()
+    else:
+        asyncio.run(publish(amqp_url, f"chaos.{project.target.tag}.{QUEUE}", records))
+
+
+async def publish(url: str, work_queue: str, records: dict[str, Hostile]) -> None:
+    import aio_pika
+
+    conn = await aio_pika.connect(url)
+    try:
+        channel = await conn.channel(publisher_confirms=True)
+        for job_id, hostile in records.items():
+            await channel.default_exchange.publish(
+                aio_pika.Message(hostile.body, message_id=job_id,
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                routing_key=work_queue, mandatory=True)
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "amqp"])
+def test_poisoned_queue_runs_every_valid_job_once(
+    kind: str, project_for: Callable[..., Project], amqp_url: str
+) -> None:
+    """1,000 valid jobs with 50 hostile records of every kind mixed in: each valid job runs
+    exactly once, the 50 are in failed with their defect, the worker exits 0, and no
+    output holds a traceback."""
+    project = project_for(kind, retry=0)
+    hostile = hostile_records(kind, HOSTILE)
+    valid: list[str] = []
+    batches = [dict(list(hostile.items())[i::ROUNDS]) for i in range(ROUNDS)]
+    for batch in batches:
+        valid += project.push_jsonl("chaos.run", [{"n": i} for i in range(VALID // ROUNDS)])
+        store_hostile(project, batch, amqp_url)
+
+    worked = project.run("work", "w", "--burst", timeout=240)
+    warned = [ln for ln in worked.stderr.splitlines() if "moved to failed" in ln]
+    assert len(warned) == HOSTILE, worked.stderr[-3000:]
+    assert all("corrupt record: " in ln for ln in warned)
+
+    runs = Counter(job_id for job_id, _ in project.runs())
+    assert set(runs) == set(valid) and len(valid) == VALID
+    assert max(runs.values()) == 1, "a valid job ran twice"
+
+    failed = {rec["id"]: rec for rec in json.loads(
+        project.run("failed", "list", QUEUE, "--json").stdout)}
+    assert len(failed) == HOSTILE
+    renamed = [i for i in failed if i not in hostile]  # ids that could not be read
+    for job_id, bad in hostile.items():
+        if job_id in failed:
+            assert bad.defect in failed[job_id]["error"], (bad.kind, failed[job_id])
+        else:
+            assert "id" in bad.columns
+    assert all(failed[i]["error"].startswith("corrupt record: ") for i in renamed)
+    queue = project.queue(QUEUE)
+    assert queue["pending"] == 0 and queue["failed"] == HOSTILE
+
+    # Each is shown and handled by id, and the table fits them.
+    some = sorted(failed)[0]
+    shown = project.run("job", some)
+    assert "<unreadable record>" in shown.stdout
+    project.run("failed", "list", QUEUE)
+    project.run("failed", "delete", QUEUE, some)
+    assert project.queue(QUEUE)["failed"] == HOSTILE - 1
+    leaked = [out for out in project.outputs if "Traceback" in out]
+    assert leaked == []

@@ -87,3 +87,41 @@ def test_broken_text_validates_with_clear_lines(
     path = tmp_path / f"jobs.{suffix}"
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
     validate(path, flags, capsys)
+
+
+#: Every numeric setting, by where it sits in a manifest.
+NUMERIC_KEYS = (
+    [("queues", "q", k) for k in ("retry", "retry_delay", "retry_max_delay", "timeout",
+                                   "retention", "max_payload_bytes")]
+    + [("workers", "default", k) for k in ("concurrency", "poll_interval", "lease",
+                                           "stop_timeout")]
+    + [("jobs", "j", k) for k in ("retry", "retry_delay", "timeout", "unique_for")]
+)
+HOSTILE_NUMBERS = st.one_of(
+    st.integers(), st.integers(min_value=-(10**400), max_value=10**400), st.floats(),
+    st.sampled_from([2**63 - 1, 2**64, 10**400, 1e308, -0.0, 315360000, 315360001,
+                     1_000_000, 1_000_001, 10_000, 10_001, 16 * 1024 * 1024]),
+    st.from_regex(r"\A-?[0-9]{1,30}(\.[0-9]{1,5})?(e[0-9]{1,3})?(ns|ms|s|m|h|d|w)?\Z"),
+)
+
+
+@fuzz(150)
+@given(where=st.sampled_from(NUMERIC_KEYS), value=HOSTILE_NUMBERS, fmt=FORMATS)
+def test_any_number_at_any_numeric_key_is_one_clear_line_or_loads(
+    where: tuple[str, str, str], value: Any, fmt: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 12 finding 8: the schema and the builder accept exactly the same numbers."""
+    section, name, key = where
+    body: dict[str, Any] = {"queues": {"q": {}}, "workers": {"default": {}},
+                            "jobs": {"j": {"handler": "fuzz_handlers:anything", "queue": "q"}}}
+    body[section][name][key] = value
+    path = write(tmp_path, body, fmt)
+    code, out = validate(path, ["--no-import"], capsys)
+    if code == 0:
+        try:
+            load_registry(path, import_handlers=False)
+        except ConfigError as exc:
+            pytest.fail(f"validate accepted {key}={value!r} but the builder refused: {exc}")
+    else:
+        assert f".{key}: " in out, out

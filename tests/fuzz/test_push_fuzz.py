@@ -43,10 +43,21 @@ ORDERS = st.fixed_dictionaries(
     {"id": st.one_of(st.integers(), JSON), "items": st.one_of(st.lists(st.text(max_size=5)), JSON)},
     optional={"note": st.one_of(st.none(), st.text(max_size=3000)), "rush": JSON},
 )
+#: Lone surrogates: valid JSON escapes (``"\ud800"``) that no UTF-8 store can hold.
+SURROGATES = st.text(st.characters(categories=["Cs"]), min_size=1, max_size=3)
+#: Payloads no stored job could hold: too deep, a lone surrogate, an unconvertible integer.
+HOSTILE = st.one_of(
+    st.builds(json.dumps, st.one_of(SURROGATES, st.dictionaries(SURROGATES, st.integers(),
+                                                                min_size=1, max_size=2))),
+    st.integers(60, 100_000).map(lambda n: "[" * n + "]" * n),
+    st.integers(60, 70).map(lambda n: '{"a":' * n + "1" + "}" * n),
+    st.integers(4300, 6000).map(lambda n: "1" * n),
+)
 PAYLOAD_TEXT = st.one_of(
     st.builds(json.dumps, st.one_of(JSON, ORDERS, st.dictionaries(st.text(max_size=5),
                                                                   st.integers()))),
     st.text(max_size=40),
+    HOSTILE,
     st.sampled_from(["", "{", "NaN", "[1,]", "{\"id\": 1, \"items\": []", "\x00", "1e999",
                      '{"id": 1, "items": ["a"]}', "@/nonexistent/file.json", "@", "-x"]),
 )
@@ -57,7 +68,8 @@ OPTIONS = st.lists(st.one_of(
     st.tuples(st.just("--retry"), st.one_of(st.integers(-2, 5).map(str), st.text(max_size=3))),
     st.tuples(st.just("--queue"), st.sampled_from(["default", "other", "nope", ""])),
     st.tuples(st.just("--meta"), st.text(max_size=8)),
-    st.tuples(st.just("--unique"), st.text(max_size=8)),
+    st.tuples(st.just("--meta"), SURROGATES.map(lambda s: f"k={s}")),
+    st.tuples(st.just("--unique"), st.one_of(st.text(max_size=8), SURROGATES)),
     st.tuples(st.just("--unique-until"), st.sampled_from(["done", "start", "never"])),
 ), max_size=3).map(lambda pairs: [x for pair in pairs for x in pair])
 
@@ -109,3 +121,44 @@ def test_generated_jsonl_push_or_refuse_clearly(
     source.write_text("\n".join(line.replace("\n", " ") for line in lines) + "\n",
                       encoding="utf-8", errors="surrogatepass")
     push(["push", job, "--jsonl", str(source), "-c", str(manifest)], capsys)
+
+
+@fuzz(150)
+@given(payload=st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5),
+              SURROGATES),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+    max_leaves=8,
+), depth=st.integers(0, 80))
+def test_the_api_stores_only_what_a_worker_can_read_back(
+    payload: Any, depth: int, manifest: Path
+) -> None:
+    """registry.push refuses (PayloadInvalid) or stores a job that reads back intact."""
+    import asyncio
+
+    import runa_runner as rr
+    from runa_runner.errors import PayloadInvalid
+
+    for _ in range(depth):
+        payload = [payload]
+    registry = rr.load(manifest)
+
+    async def push_and_read() -> None:
+        try:
+            job_id = await registry.push("ok", payload)
+        except PayloadInvalid as exc:
+            assert_clear(str(exc))
+            return
+        info = await registry.job_info(job_id)
+        assert info is not None and info.job == "ok", info
+        assert json.dumps(info.payload, allow_nan=False) == json.dumps(payload, allow_nan=False)
+        await registry.delete("default", job_id)
+
+    async def main() -> None:
+        try:
+            await push_and_read()
+        finally:
+            await registry.close()
+
+    asyncio.run(main())

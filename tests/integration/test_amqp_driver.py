@@ -218,7 +218,7 @@ async def test_corrupt_message_goes_to_failed_and_the_worker_carries_on(
     assert [r.envelope.job for r in got] == ["j"]
     errors = sorted(rec.error or "" for rec in await drv.list_failed("q"))
     assert len(errors) == 2
-    assert all(e.startswith("corrupt message: ") for e in errors)
+    assert all(e.startswith("corrupt record: ") for e in errors)
 
 
 async def test_wait_wakes_when_another_process_pushes(make: Make) -> None:

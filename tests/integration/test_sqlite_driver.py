@@ -112,7 +112,7 @@ async def test_corrupt_row_goes_to_failed_and_reserve_goes_on(
     assert [r.envelope.id for r in got] == [ids[0], ids[3]]
     failed = await driver.list_failed(QUEUE)
     assert [f.envelope.id for f in failed] == [ids[1], ids[2]]
-    assert all(f.error and f.error.startswith("corrupt envelope: ") for f in failed)
+    assert all(f.error and f.error.startswith("corrupt record: ") for f in failed)
     assert "not JSON" in (failed[0].error or "")
     assert failed[0].traceback == "raw envelope: {not json"
     counts = await driver.counts(QUEUE)
@@ -132,7 +132,7 @@ async def test_envelope_of_another_job_is_corrupt(driver: SQLiteDriver, tmp_path
     assert got.envelope.id == a
     [bad] = await driver.list_failed(QUEUE)
     assert bad.envelope.id == b
-    assert bad.error == f"corrupt envelope: envelope says job {a!r} on queue {QUEUE!r}"
+    assert bad.error == f"corrupt record: envelope says id {a!r} but is stored as {b!r}"
 
 
 async def test_write_lock_held_elsewhere_only_delays(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from runa_runner.durations import (
     is_duration,
     parse_duration,
 )
+from runa_runner.limits import MAX_DURATION
 
 
 @pytest.mark.parametrize(
@@ -46,10 +47,38 @@ parts = st.lists(
 @given(parts)
 def test_parts_add_up(items: list[tuple[int, str]]) -> None:
     text = "".join(f"{n}{unit}" for n, unit in items)
-    assert parse_duration(text) == pytest.approx(sum(n * UNITS[u] for n, u in items))
+    total = sum(n * UNITS[u] for n, u in items)
+    if total > MAX_DURATION:
+        with pytest.raises(DurationError, match="at most 10 years"):
+            parse_duration(text)
+    else:
+        assert parse_duration(text) == pytest.approx(total)
 
 
-@given(st.floats(min_value=0, max_value=1e9, allow_nan=False))
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(1e308, "expected a duration of at most 10 years, got 1e+308"),
+     ("1e30", "expected a duration of at most 10 years, got '1e30'"),
+     ("522w", "expected a duration of at most 10 years, got '522w'"),
+     (10**400, "expected a duration of at most 10 years, got a 1329-bit integer"),
+     (-10**400, "expected a non-negative duration, got a negative 1329-bit integer"),
+     (math.nan, "expected a duration, got nan"),
+     ("1s" * 300, "invalid duration '1s1s1s1s1s1s1s1s1s1s1s1s1s1s1s1s1s1s... "
+                 "(expected e.g. '100ms', '5s', '2m', '24h', '1h30m')")],
+)
+def test_out_of_range_is_one_clear_error(value: object, message: str) -> None:
+    with pytest.raises(DurationError) as caught:
+        parse_duration(value)
+    assert str(caught.value) == message
+
+
+def test_ten_years_is_the_longest_duration() -> None:
+    assert parse_duration(MAX_DURATION) == MAX_DURATION
+    assert parse_duration("3650d") == MAX_DURATION
+    assert not is_duration(MAX_DURATION + 1)
+
+
+@given(st.floats(min_value=0, max_value=MAX_DURATION, allow_nan=False))
 def test_numbers_are_seconds(value: float) -> None:
     assert parse_duration(value) == value
 

@@ -11,7 +11,7 @@ from runa_runner.manifest.envexpand import EnvError, expand
 names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,10}", fullmatch=True)
 plain = st.text(alphabet=st.characters(blacklist_characters="$"), max_size=20)
 values = st.text(max_size=20)
-defaults = st.text(alphabet=st.characters(blacklist_characters="}"), max_size=20)
+defaults = st.text(alphabet=st.characters(blacklist_characters="}$"), max_size=20)
 
 
 def test_examples() -> None:
@@ -63,3 +63,38 @@ def test_values_are_not_expanded_again(name: str, value: str) -> None:
 @given(st.text(max_size=30))
 def test_escaped_text_expands_to_itself(text: str) -> None:
     assert expand(text.replace("${", "$${"), {}) == text
+
+
+def test_nested_defaults_expand_as_in_the_shell() -> None:
+    env = {"B": "b", "EMPTY": ""}
+    assert expand("${A:-${B}}", env) == "b"
+    assert expand("${A:-${C:-${B}}}/x", env) == "b/x"
+    assert expand("${A:-pre-${B}-post}", env) == "pre-b-post"
+    assert expand("${EMPTY:-${B}}", env) == "b"
+    assert expand("${B:-${UNSET}}", env) == "b"  # an unused default is not expanded
+    assert expand("${A:-$${B}}", env) == "${B}"  # an escape inside a default stays literal
+
+
+def test_nested_default_unset_is_the_usual_error() -> None:
+    with pytest.raises(EnvError) as info:
+        expand("${A:-${B}}", {})
+    assert str(info.value) == (
+        "environment variable 'B' is not set (use ${B:-default} for a default)"
+    )
+
+
+@pytest.mark.parametrize("text", ["${A:-${B}", "${A:-${}}", "${A:-${B:x}}"])
+def test_malformed_nesting(text: str) -> None:
+    with pytest.raises(EnvError) as info:
+        expand(text, {})
+    assert str(info.value) == (
+        f"invalid reference in {text!r} (expected ${{NAME}} or ${{NAME:-default}})")
+
+
+def test_nesting_is_bounded() -> None:
+    text = "${A:-" * 500 + "x" + "}" * 500
+    with pytest.raises(EnvError) as info:
+        expand(text, {})
+    assert str(info.value) == (
+        "references in '${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-${A:-' "
+        "nest deeper than 8")

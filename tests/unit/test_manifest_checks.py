@@ -121,7 +121,7 @@ def test_explain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "job mail.send",
         "handler            examples.mail:send_email  (job mail.send)",
         "queue              critical                  (job mail.send)",
-        "driver             memory                    (default)",
+        "driver             local                     (default)",
         "workers            critical                  (queue critical)",
         "retry              3                         (queue critical)",
         "retry_delay        5s                        (queue critical)",

@@ -38,7 +38,7 @@ def test_compiles_settings_in_seconds(tmp_path: Path) -> None:
     registry = load_registry(str(write(tmp_path, MANIFEST)))
     assert registry.frozen
     critical = registry.queue_spec("critical")
-    assert (critical.driver, critical.workers, critical.retry) == ("memory", ("critical",), 3)
+    assert (critical.driver, critical.workers, critical.retry) == ("local", ("critical",), 3)
     assert (critical.retry_delay, critical.timeout) == (5.0, 30.0)
     bulk = registry.queue_spec("bulk")
     assert (bulk.retention, bulk.retry_backoff, bulk.retry_max_delay) == (86400.0,
@@ -46,6 +46,31 @@ def test_compiles_settings_in_seconds(tmp_path: Path) -> None:
     assert bulk.workers == ("default",) and dict(bulk.meta) == {"team": "data"}
     worker = registry.worker_spec("critical")
     assert (worker.concurrency, worker.lease, worker.poll_interval) == (8, 60.0, 0.25)
+
+
+def test_no_drivers_means_sqlite_local_beside_the_manifest(tmp_path: Path) -> None:
+    from runa_runner.drivers.sqlite import SQLiteDriver
+
+    registry = load_registry(str(write(tmp_path, MANIFEST)), import_handlers=False)
+    local = registry.drivers["local"]
+    assert isinstance(local, SQLiteDriver)
+    assert local.path == tmp_path / ".runa" / "queue.db"
+    assert not local.path.exists()  # created when first opened, not by loading
+    assert {q.driver for q in registry.queues.values()} == {"local"}
+    assert set(registry.drivers) == {"local", "memory"}
+
+
+def test_the_only_declared_driver_is_the_default(tmp_path: Path) -> None:
+    text = "drivers:\n  r: {type: redis}\nqueues:\n  q: {}\n"
+    registry = load_registry(str(write(tmp_path, text)), import_handlers=False)
+    assert registry.queue_spec("q").driver == "r"
+    assert set(registry.drivers) == {"r", "memory"}
+
+
+def test_several_drivers_and_no_default_driver_keep_memory(tmp_path: Path) -> None:
+    text = "drivers:\n  a: {type: sqlite}\n  b: {type: memory}\nqueues:\n  q: {}\n"
+    registry = load_registry(str(write(tmp_path, text)), import_handlers=False)
+    assert registry.queue_spec("q").driver == "memory"
 
 
 def test_handlers_are_imported_once_with_payload_types(tmp_path: Path) -> None:
@@ -82,7 +107,7 @@ def test_errors_are_one_config_error_with_every_line(tmp_path: Path) -> None:
     with pytest.raises(rr.ConfigError) as info:
         load_registry(str(path))
     assert str(info.value).splitlines() == [
-        f"{path}:2:14: queues.q.retry: expected an integer >= 0, got 'x'",
+        f"{path}:2:14: queues.q.retry: expected an integer between 0 and 1,000,000, got 'x'",
         f"{path}:2:25: queues.q.driver: unknown driver 'nope'",
     ]
 

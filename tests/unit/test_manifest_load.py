@@ -47,7 +47,8 @@ def test_seed_layout_is_the_body_and_paths_keep_the_prefix(tmp_path: Path) -> No
     problems, doc = check_manifest(path)
     assert doc is not None and doc.prefix == ("queue",)
     assert [p.format() for p in problems] == [
-        f"{path}:5:9: queue.queues.default.retry: expected an integer >= 0, got 'x'"
+        f"{path}:5:9: queue.queues.default.retry: "
+        "expected an integer between 0 and 1,000,000, got 'x'"
     ]
 
 

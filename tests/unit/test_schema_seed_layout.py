@@ -70,7 +70,8 @@ def test_a_wrong_type_inside_the_seed_layout_is_refused_by_both(
     bad.write_text(BAD_SEED)
     result = validate(bad)
     assert result.returncode == 1
-    assert "queue.queues.default.retry: expected an integer >= 0, got '3'" in result.stdout
+    assert ("queue.queues.default.retry: expected an integer between 0 and 1,000,000, got '3'"
+            in result.stdout)
 
 
 def test_an_unknown_key_inside_the_seed_layout_is_refused(schema: Any) -> None:

@@ -34,9 +34,10 @@ from aiormq.abc import DeliveredMessage
 
 from ...errors import DriverError
 from ...job import Envelope
+from ...records import CorruptRecord
 from ..base import LEASE_LOST, Outcome, Reserved
 from . import names, wire
-from .link import CLIENT_ERRORS, GETTERS, Link
+from .link import CLIENT_ERRORS, GETTERS, Link, log
 from .publishing import Publisher
 
 #: Seconds an ack may take before the delivery's channel is taken for dead.
@@ -100,12 +101,13 @@ class Deliveries:
     ) -> Reserved | None:
         now = time.time()
         try:
-            env = wire.decode_job(msg)
-        except ValueError as exc:
-            raw = msg.body.decode("utf-8", "replace")
-            rec = wire.FailedRecord(wire.corrupt_envelope(queue, msg),
-                                    f"corrupt message: {exc}", None, now, raw)
+            env = wire.decode_job(msg, queue)
+        except CorruptRecord as exc:
+            # Failed where it was found: never re-published to the queue it names.
+            rec = wire.corrupt_record(queue, msg, exc)
             await self._to_failed(channel, tag, rec)
+            log.warning("amqp: job %s of queue '%s' moved to failed: %s",
+                        rec.envelope.id, queue, rec.error)
             return None
         attempt = env.attempt + wire.delivery_count(msg) + 1
         if attempt > env.max_attempts:

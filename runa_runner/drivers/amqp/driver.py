@@ -47,6 +47,7 @@ from ..base import (
     StatsDelta,
     WorkerCounts,
 )
+from ..bounds import check_items
 from . import names
 from .deliveries import Deliveries
 from .failed import FailedStore
@@ -118,6 +119,7 @@ class AMQPDriver:
         """Publish every item, confirms pipelined; returns once the broker has them all."""
         if any(item.envelope.unique is not None for item in items):
             raise Unsupported(self.type_name, "unique jobs")
+        check_items("amqp", items)
         now = time.time()
         envs = [(i.envelope.evolve(enqueued_at=now, available_at=now + i.delay), i.delay)
                 for i in items]

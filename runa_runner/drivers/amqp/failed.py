@@ -54,7 +54,8 @@ class FailedStore:
                         break
                     tag = msg.delivery.delivery_tag
                     assert tag is not None
-                    rec = FailedRecord.from_body(queue, msg.body)
+                    rec = FailedRecord.from_body(
+                        queue, msg.body, msg.header.properties.message_id)
                     seen.append(rec)
                     if await keep(rec):
                         kept.append(tag)
@@ -88,6 +89,8 @@ class FailedStore:
         async def keep(rec: FailedRecord) -> bool:
             nonlocal moved
             if wanted is not None and rec.envelope.id not in wanted:
+                return True
+            if not rec.readable:  # it cannot run: it stays, for a look and a delete
                 return True
             # Confirmed on the work queue before the failed record is acked.
             env = rec.envelope.evolve(attempt=0, available_at=time.time())

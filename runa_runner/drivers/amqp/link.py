@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from typing import Any
 
 import aio_pika
@@ -21,7 +21,8 @@ import aiormq
 from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from yarl import URL
 
-from ...errors import DriverError, DriverUnavailable
+from ...errors import ConfigError, DriverError, DriverUnavailable
+from ...redaction import redact, scrub, secrets
 
 log = logging.getLogger("runa_runner.amqp")
 
@@ -32,15 +33,6 @@ UNAVAILABLE = (
 )
 #: Every client exception a driver call may see.
 CLIENT_ERRORS = (*UNAVAILABLE, aiormq.exceptions.AMQPError, RuntimeError)
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced by ``***``."""
-    try:
-        parsed = URL(url)
-    except (ValueError, TypeError):
-        return "<unparsable url>"
-    return str(parsed.with_password("***")) if parsed.password else url
 
 
 class _DropReconnectChatter(logging.Filter):
@@ -87,18 +79,40 @@ async def _settle_close_callbacks(timeout: float = 2.0) -> None:
         await asyncio.wait(pending, timeout=timeout)
 
 
+async def _run_at_loop_end(close: Callable[[], Awaitable[None]]) -> AsyncGenerator[None, None]:
+    """An async generator left suspended: ``asyncio.run`` (and every loop that calls
+    ``shutdown_asyncgens``) closes it before closing the loop, which runs ``close``.
+
+    So a program that never awaits ``registry.close()`` still closes its AMQP
+    connection while the loop can run the close, instead of printing "Task was
+    destroyed but it is pending" and "Event loop is closed" at exit.
+    """
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            await close()
+
+
 class Link:
     """One robust connection: a confirming publish channel and ``GETTERS`` work channels."""
 
     def __init__(self, url: str, ready_timeout: float = 10.0) -> None:
         self.url = url
         self.target = redact(url)
+        self.hidden = secrets(url)
+        try:
+            URL(url)  # what aio-pika parses at connect, checked now
+        except (ValueError, TypeError) as exc:  # a bad port; a '#' or '/' in a password
+            raise ConfigError(f"AMQP driver: invalid URL {self.target}: "
+                              f"{scrub(str(exc), self.hidden)}") from None
         self.ready_timeout = ready_timeout
         self.connection: AbstractRobustConnection | None = None
         self.publisher: AbstractRobustChannel | None = None
         self.worker: AbstractRobustChannel | None = None
         self.getters: list[AbstractRobustChannel] = []
         self._down = False
+        self._at_loop_end: AsyncGenerator[None, None] | None = None
 
     async def open(self) -> None:
         with self.guard("connect"):
@@ -110,8 +124,18 @@ class Link:
             self.publisher = await conn.channel(publisher_confirms=True, on_return_raises=True)
             self.getters = [await conn.channel(publisher_confirms=False) for _ in range(GETTERS)]
             self.worker = self.getters[0]
+        self._at_loop_end = _run_at_loop_end(self._close_now)
+        await anext(self._at_loop_end)
 
     async def close(self) -> None:
+        """Close the connection (also done, quietly, when the event loop ends unclosed)."""
+        hook, self._at_loop_end = self._at_loop_end, None
+        if hook is not None:
+            await hook.aclose()  # runs _close_now
+        else:
+            await self._close_now()
+
+    async def _close_now(self) -> None:
         conn, self.connection = self.connection, None
         if conn is not None:
             with contextlib.suppress(*CLIENT_ERRORS):
@@ -122,7 +146,8 @@ class Link:
         if self.connection is None or self._down:
             return
         self._down = True
-        log.warning("AMQP connection to %s lost (%s); reconnecting", self.target, exc)
+        log.warning("AMQP connection to %s lost (%s); reconnecting", self.target,
+                    scrub(str(exc), self.hidden))
 
     def _on_reconnect(self, _conn: Any) -> None:
         if self._down:
@@ -166,10 +191,11 @@ class Link:
             raise
         except UNAVAILABLE as exc:
             raise DriverUnavailable(
-                f"AMQP broker at {self.target} unavailable during {what}: "
-                f"{exc or type(exc).__name__}"
+                f"AMQP broker at {self.target} unavailable during {what}: {self._said(exc)}"
             ) from exc
         except CLIENT_ERRORS as exc:
-            raise DriverError(
-                f"AMQP {what} failed on {self.target}: {exc or type(exc).__name__}"
-            ) from exc
+            raise DriverError(f"AMQP {what} failed on {self.target}: {self._said(exc)}") from exc
+
+    def _said(self, exc: BaseException) -> str:
+        """The client's message, scrubbed of the URL's secrets (it may quote the URL)."""
+        return scrub(str(exc) or type(exc).__name__, self.hidden)

@@ -1,7 +1,7 @@
 """Connecting to Redis: URLs, clients (standalone or cluster), and error translation.
 
-Nothing here leaks a password: :func:`redact` is applied to every URL that reaches a
-message, and redis-py's own messages name only host and port.
+Nothing here leaks a password: :func:`~runa_runner.redaction.redact` is applied to every
+URL that reaches a message, and redis-py's own messages are scrubbed of the URL's secrets.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from ...errors import ConfigError, DriverError, DriverUnavailable
+from ...redaction import redact, scrub, secrets
 
 Client: TypeAlias = "Redis | RedisCluster"
 SyncClient: TypeAlias = "redis.Redis | redis.RedisCluster"
@@ -29,16 +30,6 @@ SCHEMES = {"redis", "rediss", "unix", *CLUSTER_SCHEMES}
 #: redis-py errors that mean "the server cannot be reached" rather than "the call failed".
 UNREACHABLE = (rx.ConnectionError, rx.TimeoutError, rx.ClusterDownError,
                rx.SlotNotCoveredError, OSError)
-
-
-def redact(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (safe for logs and errors)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +46,12 @@ class Settings:
     def parse(cls, url: str, cluster: bool, pool_size: int | None,
               socket_timeout: float | None, socket_connect_timeout: float | None) -> Settings:
         """Check the URL scheme; a ``redis+cluster://`` URL turns ``cluster`` on."""
-        scheme = urlsplit(url).scheme
+        try:
+            scheme = urlsplit(url).scheme
+            urlsplit(url).port  # noqa: B018 (what redis-py reads later, checked now)
+        except ValueError as exc:  # a bad port or IPv6 literal; a '#' or '/' in a password
+            raise ConfigError(f"redis driver: invalid URL {redact(url)}: "
+                              f"{scrub(str(exc), secrets(url))}") from None
         if scheme not in SCHEMES:
             raise ConfigError(f"redis driver: unsupported URL scheme '{scheme}' in "
                               f"{redact(url)} (expected redis://, rediss:// or unix://)")
@@ -92,24 +88,22 @@ class Settings:
 
 
 @contextlib.contextmanager
-def translated(target: str, secret: str | None = None) -> Iterator[None]:
+def translated(target: str, hidden: list[str] | None = None) -> Iterator[None]:
     """Turn redis-py exceptions into DriverUnavailable / DriverError naming ``target``.
 
-    ``target`` must already be redacted; ``secret`` (the password) is scrubbed from
-    the client's message in case it ever quotes it.
+    ``target`` must already be redacted; ``hidden`` (the URL's secrets) is scrubbed
+    from the client's message in case it ever quotes one.
     """
     try:
         yield
     except UNREACHABLE as exc:
         raise DriverUnavailable(
-            f"redis driver: cannot reach {target}: {reason(exc, secret)}") from exc
+            f"redis driver: cannot reach {target}: {reason(exc, hidden)}") from exc
     except (rx.RedisError, rx.RedisClusterException) as exc:
-        raise DriverError(f"redis driver: {target}: {reason(exc, secret)}") from exc
+        raise DriverError(f"redis driver: {target}: {reason(exc, hidden)}") from exc
 
 
-def reason(exc: BaseException, secret: str | None = None) -> str:
-    """One line saying what went wrong, never containing ``secret``."""
+def reason(exc: BaseException, hidden: list[str] | None = None) -> str:
+    """One line saying what went wrong, never containing a string of ``hidden``."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    if secret:
-        text = text.replace(secret, "***")
-    return text
+    return scrub(text, hidden or [])

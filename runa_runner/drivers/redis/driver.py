@@ -18,11 +18,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 
 from ...errors import ConfigError
+from ...redaction import redact, secrets
 from ..base import (
     ALL_CAPABILITIES,
     LEASE_LOST,
@@ -39,7 +39,7 @@ from ..base import (
     id_time,
 )
 from . import records, scripts
-from .connection import Client, Settings, SyncClient, redact, translated
+from .connection import Client, Settings, SyncClient, translated
 from .durability import warn_if_evicting
 from .keys import queue_keys, worker_keys
 from .waiting import wait
@@ -101,7 +101,7 @@ class RedisDriver:
                                        socket_connect_timeout)
         self.prefix = prefix
         self._target = redact(url)
-        self._secret = urlsplit(url).password
+        self._secrets = secrets(url)
         self._policy_checked = False  # maxmemory-policy is checked at the first open
         # redis-py clients belong to the loop that made them; push_sync may use another.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Clients] = (
@@ -142,7 +142,7 @@ class RedisDriver:
         return clients
 
     def _errors(self) -> contextlib.AbstractContextManager[None]:
-        return translated(self._target, self._secret)
+        return translated(self._target, self._secrets)
 
     async def open(self) -> None:
         """Connect (on this event loop) and check that the server answers."""

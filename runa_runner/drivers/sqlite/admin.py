@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ...job import Envelope
+from ...records import CorruptRecord, unreadable_envelope
 from ..base import (
     JobRecord,
     JobState,
@@ -22,7 +22,8 @@ from ..base import (
     WorkerCounts,
     id_time,
 )
-from .moves import read_envelope, recover_lapsed
+from . import rows
+from .moves import recover_lapsed
 from .queries import Q
 
 
@@ -34,26 +35,32 @@ def get(conn: sqlite3.Connection, queue: str, job_id: str) -> JobRecord | None:
 
 
 def record(row: Sequence[Any], now: float) -> JobRecord:
-    """A ``jobs`` row (``get`` column order) as a JobRecord; columns override the JSON."""
-    job_id, queue, job, state, raw, attempt, available_at, error, tb, failed_at = row
+    """A ``jobs`` row (``get`` column order) as a JobRecord; columns override the JSON.
+
+    Never raises: a row that cannot be read lists as :data:`~runa_runner.records.UNREADABLE`
+    with an escaped preview of its envelope, so ``failed list`` and ``job ID`` show it.
+    """
+    raw_id, raw_queue, _job, state, raw, attempt, available_at, error, tb, failed_at = row
+    job_id, queue = rows.text(raw_id) or "", rows.text(raw_queue) or ""
     try:
-        env = read_envelope(raw, job_id, queue)
-    except ValueError:
-        # An unreadable envelope (moved to failed by reserve) still lists, without payload.
-        env = Envelope(id=job_id, queue=queue, job=job, payload=None)
-    env = env.evolve(attempt=attempt, available_at=available_at)
+        env = rows.envelope(raw, job=job_id, queue=queue, attempt=attempt,
+                            available_at=available_at)
+    except CorruptRecord:
+        env = unreadable_envelope(job_id, queue, raw, attempt=rows.count(attempt),
+                                  available_at=rows.number(available_at))
     shown: JobState = state
-    if state == "pending" and available_at > now:
+    if state == "pending" and env.available_at > now:
         shown = "delayed"
-    return JobRecord(env, shown, error, tb, failed_at)
+    return JobRecord(env, shown, rows.text(error), rows.text(tb),
+                     None if failed_at is None else rows.number(failed_at))
 
 
 def delete(conn: sqlite3.Connection, queue: str, job_id: str) -> bool:
     """Delete a waiting or failed job and its unique lock; a reserved job stays."""
-    rows = conn.execute(Q["delete"], (queue, job_id)).fetchall()
-    if not rows:
+    found = conn.execute(Q["delete"], (queue, job_id)).fetchall()
+    if not found:
         return False
-    if rows[0][0] is not None:
+    if found[0][0]:
         conn.execute(Q["drop_lock"], (job_id,))
     return True
 
@@ -156,7 +163,8 @@ def next_due(conn: sqlite3.Connection, queues: Sequence[str]) -> tuple[float | N
     times: list[float] = []
     for queue in queues:
         due, lapse = conn.execute(Q["next_due"], (queue,)).fetchone()
-        times.extend(t for t in (due, lapse) if t is not None)
+        # Only numbers: a TEXT time another program wrote is reserve's to fail, not ours.
+        times.extend(t for t in (due, lapse) if isinstance(t, int | float) and t == t)
     return (min(times) if times else None), version
 
 

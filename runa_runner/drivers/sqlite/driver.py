@@ -11,6 +11,7 @@ the SQL in ``sql/``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,8 +35,12 @@ from ..base import (
     StatsDelta,
     WorkerCounts,
 )
+from ..bounds import check_items
 from . import admin, moves
 from .connection import connect, run_read, run_write
+from .identity import FileIdentity
+
+log = logging.getLogger("runa_runner.sqlite")
 
 T = TypeVar("T")
 
@@ -66,6 +71,7 @@ class SQLiteDriver:
         self._executor: ThreadPoolExecutor | None = None
         self._opening: Future[None] | None = None
         self._conn: sqlite3.Connection | None = None  # touched only on the executor's thread
+        self._ident: FileIdentity | None = None  # the file self._conn opened
         #: queue -> events of the coroutines waiting on it (woken by this driver's own writes).
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
 
@@ -106,6 +112,24 @@ class SQLiteDriver:
 
     def _connect(self) -> None:
         self._conn = connect(self._path, self._busy_timeout)
+        self._ident = FileIdentity(self._path)
+
+    def _connection(self) -> sqlite3.Connection:
+        """The open connection, reopened by path if its file was deleted or replaced.
+
+        A deleted file is created again (as ``push`` would): every process then
+        meets at the path again. The jobs of the old file are gone with it.
+        """
+        if self._conn is None:
+            raise DriverError(f"sqlite: driver for {self._path} is closed")
+        change = None if self._ident is None else self._ident.change()
+        if change is not None:
+            log.warning("sqlite: database file %s was %s while in use; reopening it "
+                        "(jobs in the old file are no longer served)", self._path, change)
+            self._disconnect()
+            self._connect()
+            assert self._conn is not None
+        return self._conn
 
     async def close(self) -> None:
         executor, self._executor, self._opening = self._executor, None, None
@@ -126,9 +150,7 @@ class SQLiteDriver:
         run = run_write if write else run_read
 
         def task() -> T:
-            if self._conn is None:
-                raise DriverError(f"sqlite: driver for {self._path} is closed")
-            return run(self._conn, self._path, lambda conn: fn(conn, *args))
+            return run(self._connection(), self._path, lambda conn: fn(conn, *args))
 
         loop = asyncio.get_running_loop()
         try:
@@ -147,6 +169,7 @@ class SQLiteDriver:
     async def push(self, items: Sequence[PushItem]) -> list[str]:
         if not items:
             return []
+        check_items("sqlite", items)
         ids = await self._write(moves.push, list(items))
         self._wake({item.envelope.queue for item in items})
         return ids
@@ -154,7 +177,15 @@ class SQLiteDriver:
     async def reserve(self, queue: str, count: int, lease: float) -> list[Reserved]:
         if count <= 0:
             return []
-        return await self._write(moves.reserve, queue, count, lease)
+        out: list[Reserved] = []
+        while True:  # rounds of bounded transactions until jobs or no unreadable rows
+            got, bad = await self._write(moves.reserve, queue, count - len(out), lease)
+            out += got
+            for corrupt in bad:
+                log.warning("sqlite: job %s of queue '%s' moved to failed: %s",
+                            corrupt.job_id, queue, corrupt.error)
+            if not bad or len(out) >= count:
+                return out
 
     async def renew(self, queue: str, job_id: str, token: str, lease: float) -> bool:
         return await self._write(moves.renew, queue, job_id, token, lease)

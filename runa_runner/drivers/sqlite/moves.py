@@ -12,10 +12,13 @@ import os
 import sqlite3
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ...job import Envelope
+from ...job import new_id
+from ...records import CorruptRecord, corrupt_error, preview
 from ..base import LEASE_LOST, Outcome, PushItem, Reserved, unique_lock_key
+from . import rows as rows_
 from .queries import Q
 
 #: How much of an unreadable envelope the failed record keeps, for a human to look at.
@@ -51,48 +54,69 @@ def push(conn: sqlite3.Connection, items: Sequence[PushItem]) -> list[str]:
 def recover_lapsed(conn: sqlite3.Connection, queue: str, now: float) -> None:
     """Lapsed leases: on the last allowed attempt to failed (LEASE_LOST), else due again."""
     failed = conn.execute(Q["lapsed_to_failed"], (queue, now, LEASE_LOST)).fetchall()
-    conn.executemany(Q["drop_lock"], failed)
+    conn.executemany(Q["drop_lock_of_row"], failed)
     conn.execute(Q["lapsed_to_pending"], (queue, now))
 
 
-def reserve(conn: sqlite3.Connection, queue: str, count: int, lease: float) -> list[Reserved]:
-    """Reserve up to ``count`` due jobs, oldest due first; unreadable rows go to failed."""
+@dataclass(frozen=True, slots=True)
+class Corrupt:
+    """A row moved to failed by a reserve because it could not be read."""
+
+    job_id: str
+    error: str
+
+
+def reserve(conn: sqlite3.Connection, queue: str, count: int,
+            lease: float) -> tuple[list[Reserved], list[Corrupt]]:
+    """Reserve up to ``count`` due jobs, oldest due first.
+
+    A row that cannot be read goes to failed in this same transaction (and is
+    returned apart, for the driver to log): it never reaches a worker, and never
+    stops the rows behind it. Rows no job of ours could have written (a time
+    that is never due) are taken first, so they cannot wait unseen forever.
+    """
     now = time.time()
     recover_lapsed(conn, queue, now)
-    rows = conn.execute(Q["due"], (queue, now, count)).fetchall()
+    rows = conn.execute(Q["misfits"], (queue, rows_.MAX_EPOCH, count)).fetchall()
+    rows += conn.execute(Q["due"], (queue, now, count)).fetchall()
     out: list[Reserved] = []
+    bad: list[Corrupt] = []
     updates: list[tuple[Any, ...]] = []
-    for job_id, raw, attempt, available_at, lock, unique_until in rows:
+    for rowid, raw_id, raw, attempt, available_at, locked, at_start in rows:
         try:
-            env = read_envelope(raw, job_id, queue)
-        except ValueError as exc:
-            conn.execute(Q["mark_corrupt"], (f"corrupt envelope: {exc}", _raw(raw), now, job_id))
-            conn.execute(Q["drop_lock"], (job_id,))
+            job_id = rows_.job_id(raw_id)
+            env = rows_.envelope(raw, job=job_id, queue=queue, attempt=attempt,
+                                 available_at=available_at)
+        except CorruptRecord as exc:
+            bad.append(_to_failed(conn, rowid, raw_id, raw, exc, now))
             continue
-        env = env.evolve(attempt=attempt + 1, available_at=available_at)
+        if len(out) >= count:
+            continue
+        env = env.evolve(attempt=env.attempt + 1)
         token = os.urandom(8).hex()
-        drop = lock is not None and unique_until == "start"
+        drop = bool(locked and at_start)
         if drop:
             conn.execute(Q["drop_lock"], (job_id,))
-        updates.append((token, now + lease, env.attempt, env.to_json(), job_id, drop))
+        updates.append((token, now + lease, env.attempt, env.to_json(), rowid, drop,
+                        env.max_attempts))
         out.append(Reserved(env, token, now + lease))
     conn.executemany(Q["mark_reserved"], updates)
-    return out
+    return out, bad
 
 
-def read_envelope(raw: Any, job_id: str, queue: str) -> Envelope:
-    """The row's envelope; ValueError if unreadable or if it describes another job."""
-    if not isinstance(raw, str | bytes):
-        raise ValueError(f"stored value is {type(raw).__name__}, not JSON text")
-    env = Envelope.from_json(raw)
-    if env.id != job_id or env.queue != queue:
-        raise ValueError(f"envelope says job {env.id!r} on queue {env.queue!r}")
-    return env
-
-
-def _raw(raw: Any) -> str:
-    text = raw if isinstance(raw, str) else repr(raw)
-    return "raw envelope: " + (text if len(text) <= _RAW_KEPT else text[:_RAW_KEPT] + "...")
+def _to_failed(conn: sqlite3.Connection, rowid: int, raw_id: Any, raw: Any,
+               exc: CorruptRecord, now: float) -> Corrupt:
+    """Move an unreadable row to failed; one whose id cannot be read gets a new one."""
+    error = corrupt_error(exc)
+    conn.execute(Q["drop_lock_of_row"], (rowid,))
+    conn.execute(Q["mark_corrupt"], (error, "raw envelope: " + preview(raw, _RAW_KEPT),
+                                     now, rowid))
+    try:
+        job_id = rows_.job_id(raw_id)
+    except CorruptRecord:
+        job_id = new_id()
+        conn.execute(Q["rename_row"], (job_id, rowid))
+    return Corrupt(job_id, error)
 
 
 def renew(conn: sqlite3.Connection, queue: str, job_id: str, token: str, lease: float) -> bool:
@@ -113,7 +137,7 @@ def _settle_one(conn: sqlite3.Connection, o: Outcome, now: float) -> bool:
         rows = conn.execute(Q["ack"], held).fetchall()
         if not rows:
             return False
-        if rows[0][0] is not None:
+        if rows[0][0]:
             conn.execute(Q["drop_lock"], (o.job_id,))
         return True
     if o.kind == "release":

@@ -15,48 +15,81 @@ INSERT OR REPLACE INTO unique_locks (key, job_id, expires_at) VALUES (?1, ?2, ?3
 -- (job_id): a job holds at most one lock, and only its own
 DELETE FROM unique_locks WHERE job_id = ?1;
 
+-- name: drop_lock_of_row
+-- (rowid): the lock of the job in that row, whatever its id column holds
+DELETE FROM unique_locks WHERE job_id = (SELECT id FROM jobs WHERE rowid = ?1);
+
 -- name: insert_job
 -- (id, queue, job, envelope, available_at, attempt, max_attempts, unique_lock, unique_until)
-INSERT OR REPLACE INTO jobs
+-- An id that exists already is left as it is (a push never resets a stored job).
+INSERT INTO jobs
     (id, queue, job, state, envelope, available_at, attempt, max_attempts,
      unique_lock, unique_until)
-VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9);
+VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9)
+ON CONFLICT (id) DO NOTHING;
 
 -- name: lapsed_to_failed
--- (queue, now, error) -> ids: lapsed leases on the last allowed attempt go to failed
+-- (queue, now, error) -> rowids: lapsed leases on the last allowed attempt go to failed.
+-- A lease_until that is not a number (another program wrote it) counts as lapsed.
+WITH lapsed AS (  -- two index ranges: an OR of them would scan every reserved row
+    SELECT rowid FROM jobs WHERE queue = ?1 AND state = 'reserved' AND lease_until <= ?2
+    UNION ALL  -- TEXT and BLOB sort above every number: a lease_until no clock reaches
+    SELECT rowid FROM jobs WHERE queue = ?1 AND state = 'reserved' AND lease_until >= '')
 UPDATE jobs
    SET state = 'failed', token = NULL, lease_until = NULL, unique_lock = NULL,
        error = ?3, traceback = NULL, failed_at = ?2
- WHERE queue = ?1 AND state = 'reserved' AND lease_until <= ?2 AND attempt >= max_attempts
-RETURNING id;
+ WHERE rowid IN (SELECT rowid FROM lapsed) AND attempt >= max_attempts
+RETURNING rowid;
 
 -- name: lapsed_to_pending
 -- (queue, now): other lapsed leases become due at once, attempt kept
+WITH lapsed AS (  -- two index ranges: an OR of them would scan every reserved row
+    SELECT rowid FROM jobs WHERE queue = ?1 AND state = 'reserved' AND lease_until <= ?2
+    UNION ALL  -- TEXT and BLOB sort above every number: a lease_until no clock reaches
+    SELECT rowid FROM jobs WHERE queue = ?1 AND state = 'reserved' AND lease_until >= '')
 UPDATE jobs
    SET state = 'pending', token = NULL, lease_until = NULL, available_at = ?2,
-       envelope = json_set(envelope, '$.available_at', ?2)
- WHERE queue = ?1 AND state = 'reserved' AND lease_until <= ?2;
+       envelope = CASE WHEN json_valid(envelope)
+                       THEN json_set(envelope, '$.available_at', ?2) ELSE envelope END
+ WHERE rowid IN (SELECT rowid FROM lapsed);
 
 -- name: due
--- (queue, now, limit) -> due jobs, oldest due first
-SELECT id, envelope, attempt, available_at, unique_lock, unique_until FROM jobs
+-- (queue, now, limit) -> due jobs, oldest due first. Text columns are read as bytes
+-- (rows.py checks them: TEXT that is not UTF-8 cannot be fetched as str).
+SELECT rowid, CAST(id AS BLOB), CAST(envelope AS BLOB), attempt, available_at,
+       unique_lock IS NOT NULL, unique_until = 'start' FROM jobs
  WHERE queue = ?1 AND state = 'pending' AND available_at <= ?2
  ORDER BY available_at, id
  LIMIT ?3;
 
+-- name: misfits
+-- (queue, max epoch, limit) -> waiting rows whose available_at no job of ours has:
+-- beyond the year ~2400, Inf, TEXT or BLOB (all sort above every number), so never due.
+-- Same columns as "due"; one index seek, empty in a healthy queue.
+SELECT rowid, CAST(id AS BLOB), CAST(envelope AS BLOB), attempt, available_at,
+       unique_lock IS NOT NULL, unique_until = 'start' FROM jobs
+ WHERE queue = ?1 AND state = 'pending' AND available_at > ?2
+ LIMIT ?3;
+
 -- name: mark_reserved
--- (token, lease_until, attempt, envelope, id, clear_lock 0/1)
+-- (token, lease_until, attempt, envelope, rowid, clear_lock 0/1, max_attempts)
+-- max_attempts follows the envelope, which is what the worker obeys.
 UPDATE jobs
    SET state = 'reserved', token = ?1, lease_until = ?2, attempt = ?3, envelope = ?4,
-       unique_lock = CASE WHEN ?6 THEN NULL ELSE unique_lock END
- WHERE id = ?5;
+       unique_lock = CASE WHEN ?6 THEN NULL ELSE unique_lock END, max_attempts = ?7
+ WHERE rowid = ?5;
 
 -- name: mark_corrupt
--- (error, raw envelope, now, id): an unreadable envelope goes to failed, never to a worker
+-- (error, preview of the raw envelope, now, rowid): an unreadable row goes to failed,
+-- never to a worker; its columns are kept as they were, for a human to look at
 UPDATE jobs
    SET state = 'failed', token = NULL, lease_until = NULL, unique_lock = NULL,
        error = ?1, traceback = ?2, failed_at = ?3
- WHERE id = ?4;
+ WHERE rowid = ?4;
+
+-- name: rename_row
+-- (new id, rowid): a row whose id cannot be read gets one a user can type
+UPDATE jobs SET id = ?1 WHERE rowid = ?2;
 
 -- name: renew
 -- (lease_until, queue, id, token, now)
@@ -67,7 +100,7 @@ UPDATE jobs SET lease_until = ?1
 -- (queue, id, token, now) -> unique_lock of the deleted job
 DELETE FROM jobs
  WHERE id = ?2 AND queue = ?1 AND state = 'reserved' AND token = ?3 AND lease_until > ?4
-RETURNING unique_lock;
+RETURNING unique_lock IS NOT NULL;
 
 -- name: release
 -- (queue, id, token, now, available_at, attempts given back 0/1, error)
@@ -85,14 +118,16 @@ UPDATE jobs
  WHERE id = ?2 AND queue = ?1 AND state = 'reserved' AND token = ?3 AND lease_until > ?4;
 
 -- name: get
--- (queue, id)
-SELECT id, queue, job, state, envelope, attempt, available_at, error, traceback, failed_at
+-- (queue, id); text columns as bytes, as in "due"
+SELECT CAST(id AS BLOB), CAST(queue AS BLOB), CAST(job AS BLOB), state,
+       CAST(envelope AS BLOB), attempt, available_at, CAST(error AS BLOB),
+       CAST(traceback AS BLOB), failed_at
   FROM jobs WHERE id = ?2 AND queue = ?1;
 
 -- name: delete
 -- (queue, id) -> unique_lock; a reserved job is not deleted
 DELETE FROM jobs WHERE id = ?2 AND queue = ?1 AND state != 'reserved'
-RETURNING unique_lock;
+RETURNING unique_lock IS NOT NULL;
 
 -- name: counts
 -- (queue, now) -> state, rows, rows not yet due
@@ -100,7 +135,9 @@ SELECT state, count(*), total(available_at > ?2) FROM jobs WHERE queue = ?1 GROU
 
 -- name: list_failed
 -- (queue, limit, offset)
-SELECT id, queue, job, state, envelope, attempt, available_at, error, traceback, failed_at
+SELECT CAST(id AS BLOB), CAST(queue AS BLOB), CAST(job AS BLOB), state,
+       CAST(envelope AS BLOB), attempt, available_at, CAST(error AS BLOB),
+       CAST(traceback AS BLOB), failed_at
   FROM jobs WHERE queue = ?1 AND state = 'failed'
  ORDER BY failed_at, id
  LIMIT ?2 OFFSET ?3;
