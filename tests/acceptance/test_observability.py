@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import runa_runner as rr
 
-from .conftest import Project, Worker, wait_for
+from .conftest import EXE, Project, Worker, wait_for
 
 HANDLERS = '''
 import asyncio
@@ -248,3 +248,59 @@ def test_a_handlers_own_info_records_appear_tagged_with_the_job(tmp_path: Path) 
                      "id": job_id, "attempt": 1}]
     quiet = p.run("work", "main", "--burst", "--log-level", "warning")
     assert quiet.stderr == ""
+
+
+@pytest.fixture(params=["sqlite", "redis", "amqp"])
+def any_driver(request: pytest.FixtureRequest, require_service: Callable[[str], None],
+               redis_url: str, amqp_url: str) -> str:
+    tag = uuid.uuid4().hex[:8]
+    if request.param == "redis":
+        require_service("redis")
+        return f'{{type: redis, url: "{redis_url}", prefix: "obs-{tag}:"}}'
+    if request.param == "amqp":
+        require_service("amqp")
+        return f'{{type: amqp, url: "{amqp_url}", prefix: "obs-{tag}.", exchange: "obs-{tag}"}}'
+    return "{type: sqlite, path: .runa/queue.db}"
+
+
+def test_the_metrics_command_serves_the_gauges_of_list(tmp_path: Path, any_driver: str) -> None:
+    p = make_project(tmp_path, any_driver)
+    with p.root.joinpath("jobs.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("  scratch: {handler: 'obs_handlers:ok', queue: scratch}\n")
+    text = p.root.joinpath("jobs.yaml").read_text(encoding="utf-8")
+    p.root.joinpath("jobs.yaml").write_text(text.replace(
+        "queues:\n", "queues:\n  scratch: {driver: memory, workers: [main]}\n"), encoding="utf-8")
+    try:
+        p.push("flaky", {}, "--retry", "0")
+        p.run("work", "main", "--burst")
+        for n in range(3):
+            p.push("ok", {"n": n})
+        p.push("ok", {"n": "later"}, "--delay", "1h")
+        exporter = Worker([EXE, "metrics", "--listen", "127.0.0.1:0"], p.root)
+        p.workers.append(exporter)
+        s = scrape(metrics_url(exporter))
+        listed = p.json("list")
+        for q in listed["queues"]:
+            for state in ("pending", "delayed", "reserved", "failed"):
+                assert sample(s, "runa_queue_jobs", queue=q["name"], state=state) == q[state], \
+                    (q, state)
+        for w in listed["workers"]:
+            assert sample(s, "runa_worker_instances", worker=w["name"]) == w["instances"]
+        work = next(q for q in listed["queues"] if q["name"] == "work")
+        assert work["pending"] in (3, None)
+        oldest = sample(s, "runa_queue_oldest_pending_seconds", queue="work")
+        if "amqp" in any_driver:
+            assert oldest is None  # RabbitMQ cannot say how old its oldest message is
+        else:
+            assert work["pending"] == 3 and work["delayed"] == 1 and work["failed"] == 1
+            assert oldest is not None and 0 < oldest < 120
+            assert sample(s, "runa_queue_oldest_pending_seconds", queue="slow") == 0
+        assert sample(s, "runa_queue_jobs", queue="scratch", state="pending") is None
+        assert sample(s, "runa_driver_up", driver="d") == 1
+        assert sample(s, "runa_driver_up", driver="memory") is None  # out of this process
+        exporter.signal(signal.SIGTERM)
+        assert exporter.wait() == 0
+    finally:
+        for worker in p.workers:
+            worker.close()
+        purge(tmp_path, "work", "slow")
