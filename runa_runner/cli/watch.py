@@ -60,9 +60,9 @@ def _live() -> Any:
     try:
         from rich.console import Console
         from rich.live import Live
-    except ImportError as exc:
+    except ImportError:
         raise MissingExtra("list --watch on a terminal needs an optional dependency (rich): "
-                           "pip install 'runa-runner[watch]'") from exc
+                           "pip install 'runa-runner[watch]'") from None
     return Live(console=Console(highlight=False), auto_refresh=False,
                 redirect_stderr=False)
 

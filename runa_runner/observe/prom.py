@@ -22,10 +22,10 @@ def client() -> ModuleType:
     """The prometheus_client module, or MissingExtra with the pip line."""
     try:
         return importlib.import_module("prometheus_client")
-    except ImportError as exc:
+    except ImportError:
         raise MissingExtra(
             "metrics need an optional dependency (prometheus-client): "
-            "pip install 'runa-runner[metrics]'") from exc
+            "pip install 'runa-runner[metrics]'") from None
 
 
 def parse_address(text: str) -> tuple[str, int]:

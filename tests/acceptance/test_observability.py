@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pty
 import re
+import select
 import signal
+import subprocess
+import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,7 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import runa_runner as rr
 
-from .conftest import EXE, Project, Worker, wait_for
+from .conftest import DEADLINE, EXE, Project, Worker, environment, wait_for
 
 HANDLERS = '''
 import asyncio
@@ -304,3 +309,49 @@ def test_the_metrics_command_serves_the_gauges_of_list(tmp_path: Path, any_drive
         for worker in p.workers:
             worker.close()
         purge(tmp_path, "work", "slow")
+
+
+def test_list_watch_prints_a_snapshot_every_interval_off_a_terminal(project: Project) -> None:
+    project.push("note.record", {"text": "x"})
+    watcher = subprocess.Popen([EXE, "list", "--watch", "0.2"], cwd=project.root,
+                               env=environment(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert watcher.stdout is not None
+        lines: list[str] = []
+        while sum(line.startswith("QUEUE ") for line in lines) < 3:
+            lines.append(watcher.stdout.readline().rstrip("\n"))
+        watcher.send_signal(signal.SIGINT)
+        _, err = watcher.communicate(timeout=DEADLINE)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.communicate()
+    assert watcher.returncode == 0, err
+    once = project.run("list").stdout
+    assert "\n".join(lines[:once.count("\n") + 1]) == once  # the same tables as list
+    assert re.search(r"^main +local +main +1 ", "\n".join(lines), re.M)
+
+
+def test_list_watch_redraws_in_place_on_a_terminal_and_ctrl_c_exits_0(project: Project) -> None:
+    leader, follower = pty.openpty()
+    watcher = subprocess.Popen([EXE, "list", "--watch", "0.2"], cwd=project.root,
+                               env={**environment(), "TERM": "xterm", "COLUMNS": "120"},
+                               stdout=follower, stderr=subprocess.PIPE, text=True)
+    os.close(follower)
+    seen = b""
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while seen.count(b"WORKER ") < 3 and time.monotonic() < deadline:
+            if select.select([leader], [], [], 0.5)[0]:
+                seen += os.read(leader, 65536)
+        watcher.send_signal(signal.SIGINT)
+        _, err = watcher.communicate(timeout=DEADLINE)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.communicate()
+        os.close(leader)
+    assert seen.count(b"WORKER ") >= 3, seen
+    assert b"\x1b[2K" in seen and b"\x1b[1A" in seen  # cursor up, erase line: in place
+    assert watcher.returncode == 0, err
