@@ -150,6 +150,35 @@ def soak(driver: str, root: Path, jobs: int) -> str:
             f"({growth:+.1f}%)")
 
 
+def metrics_overhead(driver: str, root: Path, cfg: Config, concurrency: int = 64) -> str:
+    """Drains of ``work wN --burst`` without and with ``--metrics``, alternated in one run
+    (so both see the same machine), and how much slower the metered drain is."""
+    reason = runa.unavailable(driver)
+    if reason or driver == "memory":
+        return f"runa-runner/{driver}: overhead not run ({reason or 'needs a worker process'})"
+    target = runa.make_target(driver, root)
+    rates: dict[str, list[float]] = {"plain": [], "metrics": []}
+    for _ in range(cfg.repeats):
+        for kind, extra in (("plain", []), ("metrics", ["--metrics", "127.0.0.1:0"])):
+            with namespace(target, driver):
+                run_pusher(target, "bulk", cfg.jobs)
+                argv = [*runa.worker_argv(driver, concurrency, cfg.jobs, burst=True), *extra]
+                worker = Worker(target, argv)
+                try:
+                    code = worker.wait_exit(cfg.drain_timeout)
+                finally:
+                    worker.stop()
+                if code != 0:
+                    raise BenchFailed(f"work --burst exited {code}: see {worker.log}")
+                rates[kind].append(drain_rate(target.out, cfg.jobs))
+    plain, metered = (Spread.of(rates[k]) for k in ("plain", "metrics"))
+    assert plain is not None and metered is not None
+    slower = (1 - metered.median / plain.median) * 100
+    return (f"runa-runner/{driver}: drain w{concurrency} {plain.median:,.0f} jobs/s "
+            f"({plain.low:,.0f}–{plain.high:,.0f}); with --metrics {metered.median:,.0f} "
+            f"({metered.low:,.0f}–{metered.high:,.0f}): {slower:+.1f}% slower")
+
+
 def serve_latency(target: Target, argv: list[str], cfg: Config) -> list[float]:
     """Push->start seconds with a running worker, jobs pushed one at a time."""
     worker = Worker(target, argv)

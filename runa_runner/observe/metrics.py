@@ -23,6 +23,16 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
                     60.0, 120.0, 300.0, 600.0, 900.0)
 
 
+class _Series:
+    """The children of one (worker, queue, job): found once, used for every run."""
+
+    __slots__ = ("duration", "outcomes")
+
+    def __init__(self, duration: Any, outcomes: dict[str, Any]) -> None:
+        self.duration = duration
+        self.outcomes = outcomes
+
+
 class Names:
     """The manifest's names, the only label values allowed."""
 
@@ -69,14 +79,26 @@ class WorkerMetrics(Observer):
             self.in_flight.labels(worker).set_function(ids.__len__)
         for driver in sorted({d for ds in self._worker_drivers.values() for d in ds}):
             self.driver_up.labels(driver).set(1)
-        self._children: dict[tuple[str, ...], Any] = {}
+        #: (metric id, label values) -> its child; label values are manifest names, so
+        #: this stays as small as the manifest whatever the drivers hold.
+        self._children: dict[tuple[Any, ...], Any] = {}
+        self._runs: dict[tuple[str, str, str], _Series] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:
-        key = (str(id(metric)), *labels)
+        key = (id(metric), *labels)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = metric.labels(*labels)
         return child
+
+    def _series(self, worker: str, queue: str, job: str) -> _Series:
+        key = (worker, self.names.queue(queue), self.names.job(job))
+        found = self._runs.get(key)
+        if found is None:
+            found = self._runs[key] = _Series(
+                self.duration.labels(*key),
+                {o: self.jobs.labels(*key, o) for o in ("succeeded", "failed", "retried")})
+        return found
 
     def on_pushed(self, queue: str, job: str, ids: Sequence[str]) -> None:
         self._child(self.pushed, self.names.queue(queue), self.names.job(job)).inc(len(ids))
@@ -89,9 +111,9 @@ class WorkerMetrics(Observer):
         self._running.get(worker, set()).discard(envelope.id)
         if not held or outcome.give_back_attempt:
             return  # a lost lease or a stop's release: not an outcome of the job
-        queue, job = self.names.queue(envelope.queue), self.names.job(envelope.job)
-        self._child(self.jobs, worker, queue, job, outcome_name(outcome)).inc()
-        self._child(self.duration, worker, queue, job).observe(duration)
+        series = self._series(worker, envelope.queue, envelope.job)
+        series.outcomes[outcome_name(outcome)].inc()
+        series.duration.observe(duration)
 
     def on_lease_lost(self, worker: str, envelope: Envelope) -> None:
         self._running.get(worker, set()).discard(envelope.id)

@@ -123,7 +123,9 @@ def test_released_and_unheld_runs_count_no_outcome_and_in_flight_follows_runs() 
     text = exposition(m)
     assert 'runa_jobs_in_flight{worker="w"} 0.0' in text
     assert 'runa_jobs_total{job="j",outcome="retried",queue="q",worker="w"} 1.0' in text
-    assert "outcome=\"failed\"" not in text and "released" not in text
+    assert 'runa_jobs_total{job="j",outcome="failed",queue="q",worker="w"} 0.0' in text
+    assert 'runa_jobs_total{job="j",outcome="succeeded",queue="q",worker="w"} 0.0' in text
+    assert "released" not in text
     assert 'runa_job_duration_seconds_count{job="j",queue="q",worker="w"} 1.0' in text
     assert 'runa_lease_lost_total{queue="q",worker="w"} 1.0' in text
 
@@ -158,3 +160,23 @@ def test_addresses(text: str, expected: tuple[str, int]) -> None:
 def test_bad_addresses(text: str) -> None:
     with pytest.raises(ConfigError, match=r"address must be HOST:PORT \(e\.g\. 127\.0\.0\.1"):
         parse_address(text)
+
+
+def test_the_example_alerts_name_only_metrics_that_exist() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    folder = Path(__file__).parents[2] / "examples" / "prometheus"
+    rules = yaml.safe_load((folder / "alerts.yml").read_text(encoding="utf-8"))
+    exprs = [r["expr"] for g in rules["groups"] for r in g["rules"]]
+    named = {m for e in exprs for m in re.findall(r"\brun[a]_\w+", e)}
+    assert "runa_queue_oldest_pending_seconds" in named
+    assert named <= {"runa_jobs_total", "runa_job_duration_seconds", "runa_jobs_in_flight",
+                     "runa_jobs_pushed_total", "runa_lease_lost_total", "runa_queue_jobs",
+                     "runa_queue_oldest_pending_seconds", "runa_worker_instances",
+                     "runa_driver_up", "runa_schedule_fires_total",
+                     "runa_schedule_lateness_seconds"}
+    scrape = yaml.safe_load((folder / "prometheus.yml").read_text(encoding="utf-8"))
+    assert scrape["rule_files"] == ["alerts.yml"]
