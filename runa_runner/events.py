@@ -15,7 +15,7 @@ inline on the caller's thread and event loop, so they must be quick and must not
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from .drivers.base import Outcome, StatsDelta
@@ -66,7 +66,7 @@ class Observer:
 
 class Observers(Observer):
     """Many observers as one. Each hook calls only the observers that override it, so
-    an unused hook costs one empty loop."""
+    an unused hook costs one empty loop (the hot ones are called per job)."""
 
     def __init__(self, observers: Iterable[Observer] = ()) -> None:
         self._all: list[Observer] = []
@@ -80,38 +80,44 @@ class Observers(Observer):
             if getattr(type(observer), hook, None) is not getattr(Observer, hook):
                 self._calls[hook].append(getattr(observer, hook))
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Observer]:
         return iter(self._all)
 
     def wants(self, hook: str) -> bool:
         """Whether any observer overrides ``hook`` (lets a caller skip building its args)."""
         return bool(self._calls[hook])
 
-    def _emit(self, hook: str, *args: Any) -> None:
-        for call in self._calls[hook]:
-            try:
-                call(*args)
-            except Exception:  # an observer's bug must not stop a worker or a push
-                log.exception("run event observer %r failed in %s", call, hook)
-
     def on_pushed(self, queue: str, job: str, ids: Sequence[str]) -> None:
-        self._emit("on_pushed", queue, job, ids)
+        for call in self._calls["on_pushed"]:
+            _safely(call, queue, job, ids)
 
     def on_started(self, worker: str, envelope: Envelope) -> None:
-        self._emit("on_started", worker, envelope)
+        for call in self._calls["on_started"]:
+            _safely(call, worker, envelope)
 
     def on_settled(self, worker: str, envelope: Envelope, outcome: Outcome, held: bool,
                    duration: float) -> None:
-        self._emit("on_settled", worker, envelope, outcome, held, duration)
+        for call in self._calls["on_settled"]:
+            _safely(call, worker, envelope, outcome, held, duration)
 
     def on_lease_lost(self, worker: str, envelope: Envelope) -> None:
-        self._emit("on_lease_lost", worker, envelope)
+        for call in self._calls["on_lease_lost"]:
+            _safely(call, worker, envelope)
 
     def on_driver_down(self, worker: str, driver: str, error: BaseException) -> None:
-        self._emit("on_driver_down", worker, driver, error)
+        for call in self._calls["on_driver_down"]:
+            _safely(call, worker, driver, error)
 
     def on_driver_up(self, worker: str, driver: str) -> None:
-        self._emit("on_driver_up", worker, driver)
+        for call in self._calls["on_driver_up"]:
+            _safely(call, worker, driver)
+
+
+def _safely(call: Callable[..., None], *args: Any) -> None:
+    try:
+        call(*args)
+    except Exception:  # an observer's bug must not stop a worker or a push
+        log.exception("run event observer %r failed", call)
 
 
 class Counter(Observer):
@@ -120,28 +126,37 @@ class Counter(Observer):
     A lost lease or a stop's release counts nothing."""
 
     def __init__(self) -> None:
-        self.total = StatsDelta()
-        self._unwritten = StatsDelta()
+        # succeeded, failed, retried: plain ints, as this runs once per job
+        self._total = [0, 0, 0]
+        self._unwritten = [0, 0, 0]
+
+    @property
+    def total(self) -> StatsDelta:
+        return StatsDelta(*self._total)
 
     def on_settled(self, worker: str, envelope: Envelope, outcome: Outcome, held: bool,
                    duration: float) -> None:
         if not held or outcome.give_back_attempt:
             return
-        delta = _DELTAS[outcome.kind]
-        self.total = _plus(self.total, delta)
-        self._unwritten = _plus(self._unwritten, delta)
+        i = _SLOT[outcome.kind]
+        self._total[i] += 1
+        self._unwritten[i] += 1
 
     def add(self, delta: StatsDelta) -> None:
         """Counts no settled outcome carries (e.g. a lost lease's last attempt)."""
-        self.total = _plus(self.total, delta)
-        self._unwritten = _plus(self._unwritten, delta)
+        for counts in (self._total, self._unwritten):
+            counts[0] += delta.succeeded
+            counts[1] += delta.failed
+            counts[2] += delta.retried
 
     def take(self) -> StatsDelta:
-        delta, self._unwritten = self._unwritten, StatsDelta()
+        delta = StatsDelta(*self._unwritten)
+        self._unwritten = [0, 0, 0]
         return delta
 
     def give_back(self, delta: StatsDelta) -> None:
-        self._unwritten = _plus(self._unwritten, delta)
+        u = self._unwritten
+        u[0], u[1], u[2] = u[0] + delta.succeeded, u[1] + delta.failed, u[2] + delta.retried
 
 
 class JobLog(Observer):
@@ -200,9 +215,5 @@ def first_line(text: str | None) -> str:
     return lines[0] if lines else ""
 
 
-_DELTAS = {"ack": StatsDelta(succeeded=1), "fail": StatsDelta(failed=1),
-           "release": StatsDelta(retried=1)}
-
-
-def _plus(a: StatsDelta, b: StatsDelta) -> StatsDelta:
-    return StatsDelta(a.succeeded + b.succeeded, a.failed + b.failed, a.retried + b.retried)
+#: Counter's slot per outcome kind.
+_SLOT = {"ack": 0, "fail": 1, "release": 2}
