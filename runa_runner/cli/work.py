@@ -77,8 +77,10 @@ def observe(registry: Registry, names: list[str], metrics: tuple[str, int] | Non
     from ..observe import metrics as worker_metrics
     from ..observe import prom
 
+    schedules = list(getattr(registry, "schedules", {}))  # the manifest's, when it has any
     observer = worker_metrics.WorkerMetrics(
-        worker_metrics.Names(list(registry.queues), list(registry.jobs), list(registry.drivers)),
+        worker_metrics.Names(list(registry.queues), list(registry.jobs), list(registry.drivers),
+                             schedules),
         names, {n: [q.driver for q in registry.queues_of(n)] for n in names})
     registry.events.add(observer)
     server = prom.serve(metrics, observer.registry)

@@ -72,6 +72,11 @@ class WorkerMetrics(Observer):
                                        ["worker", "queue"], registry=r)
         self.driver_up = prom.Gauge("runa_driver_up", "1 while calls to the driver work.",
                                     ["driver"], registry=r)
+        self.fires = prom.Counter("runa_schedule_fires", "Schedule slots, by what came of them.",
+                                  ["schedule", "result"], registry=r)
+        self.lateness = prom.Gauge("runa_schedule_lateness_seconds",
+                                   "Seconds after its slot the last fire pushed its job.",
+                                   ["schedule"], registry=r)
         self._worker_drivers = dict(worker_drivers or {})
         self._running: dict[str, set[str]] = {}
         for worker in workers:
@@ -131,3 +136,20 @@ class WorkerMetrics(Observer):
         if driver in self.names.drivers:
             return (driver,)
         return self._worker_drivers.get(worker, ())
+
+    # ---- schedules (DESIGN §10) ---------------------------------------------------
+
+    def _schedule(self, name: str) -> str:
+        return name if name in self.names.schedules else OTHER
+
+    def on_schedule_fired(self, schedule: str, slot: float, job_id: str,
+                          lateness: float) -> None:
+        name = self._schedule(schedule)
+        self._child(self.fires, name, "fired").inc()
+        self._child(self.lateness, name).set(lateness)
+
+    def on_schedule_skipped(self, schedule: str, slot: float, job_id: str) -> None:
+        self._child(self.fires, self._schedule(schedule), "skipped").inc()
+
+    def on_schedule_missed(self, schedule: str, slot: float, count: int) -> None:
+        self._child(self.fires, self._schedule(schedule), "missed").inc(count)

@@ -180,3 +180,18 @@ def test_the_example_alerts_name_only_metrics_that_exist() -> None:
                      "runa_schedule_lateness_seconds"}
     scrape = yaml.safe_load((folder / "prometheus.yml").read_text(encoding="utf-8"))
     assert scrape["rule_files"] == ["alerts.yml"]
+
+
+def test_schedule_fires_are_counted_by_result_with_the_last_lateness() -> None:
+    m = WorkerMetrics(Names(["q"], ["j"], ["d"], ["nightly"]), ["w"])
+    m.on_schedule_fired("nightly", 0.0, "id1", 0.25)
+    m.on_schedule_fired("nightly", 60.0, "id2", 0.5)
+    m.on_schedule_skipped("nightly", 120.0, "id2")
+    m.on_schedule_missed("nightly", 300.0, 3)
+    m.on_schedule_fired("gone", 0.0, "id3", 1.0)
+    text = exposition(m)
+    assert 'runa_schedule_fires_total{result="fired",schedule="nightly"} 2.0' in text
+    assert 'runa_schedule_fires_total{result="skipped",schedule="nightly"} 1.0' in text
+    assert 'runa_schedule_fires_total{result="missed",schedule="nightly"} 3.0' in text
+    assert 'runa_schedule_lateness_seconds{schedule="nightly"} 0.5' in text
+    assert 'runa_schedule_fires_total{result="fired",schedule="<other>"} 1.0' in text
