@@ -4,8 +4,9 @@
 (never prometheus-client's global one, so two registries in one process never clash).
 Names and labels are DESIGN §11's; label values come from the manifest only: a job
 name read from a driver that the manifest does not declare is counted as ``<other>``.
-Each labelled child is looked up once and kept, so a run costs a dict lookup and an
-increment, not prometheus-client's label resolution.
+A run's own metrics are plain numbers read at scrape time (:mod:`.runs`); the rarer
+ones (pushes, leases, drivers, schedules) are prometheus-client metrics whose labelled
+children are looked up once and kept.
 """
 
 from __future__ import annotations
@@ -17,20 +18,7 @@ from ..drivers.base import Outcome
 from ..events import Observer, outcome_name
 from ..job import Envelope
 from .prom import OTHER, client
-
-#: Histogram buckets of a run's duration: 5 ms to 15 min.
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-                    60.0, 120.0, 300.0, 600.0, 900.0)
-
-
-class _Series:
-    """The children of one (worker, queue, job): found once, used for every run."""
-
-    __slots__ = ("duration", "outcomes")
-
-    def __init__(self, duration: Any, outcomes: dict[str, Any]) -> None:
-        self.duration = duration
-        self.outcomes = outcomes
+from .runs import RunCollector, Series
 
 
 class Names:
@@ -59,11 +47,8 @@ class WorkerMetrics(Observer):
         self.names = names
         self.registry = prom.CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.jobs = prom.Counter("runa_jobs", "Runs ended, by outcome.",
-                                 ["worker", "queue", "job", "outcome"], registry=r)
-        self.duration = prom.Histogram("runa_job_duration_seconds", "Run duration.",
-                                       ["worker", "queue", "job"], registry=r,
-                                       buckets=DURATION_BUCKETS)
+        self.runs = RunCollector(prom.metrics_core)
+        r.register(self.runs)
         self.in_flight = prom.Gauge("runa_jobs_in_flight", "Runs in progress.", ["worker"],
                                     registry=r)
         self.pushed = prom.Counter("runa_jobs_pushed", "Jobs pushed by this process.",
@@ -87,7 +72,6 @@ class WorkerMetrics(Observer):
         #: (metric id, label values) -> its child; label values are manifest names, so
         #: this stays as small as the manifest whatever the drivers hold.
         self._children: dict[tuple[Any, ...], Any] = {}
-        self._runs: dict[tuple[str, str, str], _Series] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (id(metric), *labels)
@@ -96,13 +80,11 @@ class WorkerMetrics(Observer):
             child = self._children[key] = metric.labels(*labels)
         return child
 
-    def _series(self, worker: str, queue: str, job: str) -> _Series:
+    def _series(self, worker: str, queue: str, job: str) -> Series:
         key = (worker, self.names.queue(queue), self.names.job(job))
-        found = self._runs.get(key)
+        found = self.runs.series.get(key)
         if found is None:
-            found = self._runs[key] = _Series(
-                self.duration.labels(*key),
-                {o: self.jobs.labels(*key, o) for o in ("succeeded", "failed", "retried")})
+            found = self.runs.series[key] = Series()
         return found
 
     def on_pushed(self, queue: str, job: str, ids: Sequence[str]) -> None:
@@ -116,9 +98,7 @@ class WorkerMetrics(Observer):
         self._running.get(worker, set()).discard(envelope.id)
         if not held or outcome.give_back_attempt:
             return  # a lost lease or a stop's release: not an outcome of the job
-        series = self._series(worker, envelope.queue, envelope.job)
-        series.outcomes[outcome_name(outcome)].inc()
-        series.duration.observe(duration)
+        self._series(worker, envelope.queue, envelope.job).add(outcome_name(outcome), duration)
 
     def on_lease_lost(self, worker: str, envelope: Envelope) -> None:
         self._running.get(worker, set()).discard(envelope.id)
