@@ -29,6 +29,7 @@ FIELDS = ("event", "worker", "queue", "job", "id", "attempt", "duration", "error
 #: Chatty client libraries: their INFO/DEBUG lines are about frames, not jobs.
 QUIET = ("aio_pika", "aiormq", "asyncio", "redis")
 
+
 def setup(level: str = "INFO", fmt: LogFormat = "text", stream: TextIO | None = None) -> None:
     """Send every logger's records at ``level`` and above to stderr as ``fmt`` lines.
 
