@@ -32,7 +32,7 @@ from measure import (  # noqa: E402
 )
 from peers import DEFAULT, all_peers  # noqa: E402
 
-DRIVERS = ("memory", "sqlite", "redis", "amqp")
+DRIVERS = ("memory", "sqlite", "redis", "amqp", "postgres")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

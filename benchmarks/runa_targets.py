@@ -2,7 +2,8 @@
 
 One manifest per driver, written into the target's folder (its ``app_dir``). Every
 measured step gets a fresh namespace (a Redis key prefix, an AMQP prefix and exchange,
-a SQLite file) through ``${BENCH_*}`` variables, and the namespace is removed after it.
+a SQLite file, a PostgreSQL schema) through ``${BENCH_*}`` variables, and the namespace
+is removed after it.
 The queue ``bench`` is served by pools ``w8`` and ``w64``; single pushes go to the queue
 ``single`` (served by ``sink``, never started), so they never reach a drain.
 """
@@ -21,6 +22,7 @@ from workloads import MAIN_GUARD, PUSH_MAIN, RECORD, BenchFailed, Target, write_
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+POSTGRES_URL = "postgresql://127.0.0.1:5432/test"
 
 DRIVERS: dict[str, str] = {
     "memory": "{type: memory}",
@@ -28,6 +30,7 @@ DRIVERS: dict[str, str] = {
     "redis": f'{{type: redis, url: "{REDIS_URL}", prefix: "${{BENCH_PREFIX}}"}}',
     "amqp": f'{{type: amqp, url: "{AMQP_URL}", prefix: "${{BENCH_PREFIX}}", '
             'exchange: "${BENCH_PREFIX}x"}',
+    "postgres": f'{{type: postgres, url: "{POSTGRES_URL}", schema: "${{BENCH_PREFIX}}"}}',
 }
 
 MANIFEST = """\
@@ -123,6 +126,8 @@ def unavailable(driver: str) -> str | None:
         return "no Redis server on 127.0.0.1:6379"
     if driver == "amqp" and not reachable(5672):
         return "no RabbitMQ server on 127.0.0.1:5672"
+    if driver == "postgres" and not reachable(5432):
+        return "no PostgreSQL server on 127.0.0.1:5432"
     return None
 
 
@@ -164,6 +169,8 @@ def new_namespace(target: Target, driver: str) -> None:
         target.env["BENCH_PREFIX"] = f"bench:{uid}:"
     elif driver == "amqp":
         target.env["BENCH_PREFIX"] = f"bench.{uid}."
+    elif driver == "postgres":
+        target.env["BENCH_PREFIX"] = f"bench_{uid}"
     elif driver == "sqlite":
         target.env["BENCH_SQLITE"] = str(target.app_dir / f"queue-{uid}.db")
 
@@ -181,6 +188,13 @@ def drop_namespace(target: Target, driver: str) -> None:
         client.close()
     elif driver == "amqp":
         asyncio.run(_drop_amqp(target.env["BENCH_PREFIX"]))
+    elif driver == "postgres":
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                sql.Identifier(target.env["BENCH_PREFIX"])))
     elif driver == "sqlite":
         for path in target.app_dir.glob("queue-*.db*"):
             path.unlink(missing_ok=True)

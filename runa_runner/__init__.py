@@ -22,6 +22,8 @@ from .errors import (
 )
 from .job import Envelope, Job
 from .registry import Registry, default
+from .schedules.info import ScheduleInfo
+from .schedules.scheduler import ScheduleEvent, Scheduler
 from .specs import JobInfo, QueueInfo, WorkerInfo
 from .worker import Unit
 
@@ -55,6 +57,9 @@ __all__ = [
     "RegistryFrozen",
     "RetryIn",
     "RunaError",
+    "ScheduleEvent",
+    "ScheduleInfo",
+    "Scheduler",
     "StopTimedOut",
     "Unit",
     "UnknownName",

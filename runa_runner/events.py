@@ -5,6 +5,7 @@ observer overrides only the hooks it needs (the rest are no-ops)::
 
     on_pushed ──> on_started ──> on_settled(outcome, duration)
                        └──> on_lease_lost            on_driver_down / on_driver_up
+    on_schedule_fired(lateness) / on_schedule_skipped / on_schedule_missed(count)
 
 Today's observers: :class:`Counter` (a unit's outcome counters, written to the stats
 driver by the settler) and :class:`JobLog` (the ``--verbose`` line per job). Hooks run
@@ -25,7 +26,7 @@ log = logging.getLogger("runa_runner.worker")
 
 #: The hooks of :class:`Observer`, in the order jobs meet them.
 HOOKS = ("on_pushed", "on_started", "on_settled", "on_lease_lost", "on_driver_down",
-         "on_driver_up")
+         "on_driver_up", "on_schedule_fired", "on_schedule_skipped", "on_schedule_missed")
 
 
 def outcome_name(outcome: Outcome) -> str:
@@ -38,10 +39,7 @@ def outcome_name(outcome: Outcome) -> str:
 
 
 class Observer:
-    """Hooks called as jobs move; each is a no-op here. Override the ones you need.
-
-    A later ``on_schedule_fired`` joins these when schedules come (DESIGN §10).
-    """
+    """Hooks called as jobs move; each is a no-op here. Override the ones you need."""
 
     def on_pushed(self, queue: str, job: str, ids: Sequence[str]) -> None:
         """``ids`` of ``job`` were stored in ``queue`` (one call per push or batch)."""
@@ -62,6 +60,19 @@ class Observer:
 
     def on_driver_up(self, worker: str, driver: str) -> None:
         """Calls to ``driver`` work again."""
+
+    def on_schedule_fired(self, schedule: str, slot: float, job_id: str,
+                          lateness: float) -> None:
+        """This process's scheduler pushed ``job_id`` for ``slot`` (epoch seconds),
+        ``lateness`` seconds after the slot (DESIGN §10; also told ``on_pushed``)."""
+
+    def on_schedule_skipped(self, schedule: str, slot: float, running: str) -> None:
+        """``overlap: skip``: ``slot`` was claimed without a push, as job ``running`` of the
+        previous fire is still pending, delayed, reserved or waiting for a retry."""
+
+    def on_schedule_missed(self, schedule: str, slot: float, count: int) -> None:
+        """``count`` slots up to ``slot`` will never fire (every scheduler was down; the
+        schedule's ``catch_up`` gave them up)."""
 
 
 class Observers(Observer):
@@ -111,6 +122,20 @@ class Observers(Observer):
     def on_driver_up(self, worker: str, driver: str) -> None:
         for call in self._calls["on_driver_up"]:
             _safely(call, worker, driver)
+
+
+    def on_schedule_fired(self, schedule: str, slot: float, job_id: str,
+                          lateness: float) -> None:
+        for call in self._calls["on_schedule_fired"]:
+            _safely(call, schedule, slot, job_id, lateness)
+
+    def on_schedule_skipped(self, schedule: str, slot: float, running: str) -> None:
+        for call in self._calls["on_schedule_skipped"]:
+            _safely(call, schedule, slot, running)
+
+    def on_schedule_missed(self, schedule: str, slot: float, count: int) -> None:
+        for call in self._calls["on_schedule_missed"]:
+            _safely(call, schedule, slot, count)
 
 
 def _safely(call: Callable[..., None], *args: Any) -> None:

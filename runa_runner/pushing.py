@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -224,43 +225,54 @@ class Pusher:
         self._queues = queues
         self._jobs = jobs
         self._open = open_driver
+        self._drivers = drivers
         self._middleware = tuple(middleware)
         #: drivers that can push from sync code without an event loop
         self._blocking = {name: d for name, d in drivers.items() if isinstance(d, BlockingPush)}
+        #: drivers whose push takes ``connection=`` (writes in the caller's transaction)
+        self._transactional = {name for name, d in drivers.items()
+                               if "connection" in inspect.signature(d.push).parameters}
         self._templates: dict[tuple[str, PushOptions], Template] = {}
         self._events = events or Observer()
 
-    async def push_many(self, job: str, payloads: Sequence[Any], opts: PushOptions) -> list[str]:
-        """Validate all payloads (nothing is enqueued if one is bad), then push in batches."""
+    async def push_many(self, job: str, payloads: Sequence[Any], opts: PushOptions,
+                        connection: Any = None) -> list[str]:
+        """Validate all payloads (nothing is enqueued if one is bad), then push in batches.
+
+        ``connection`` (a database connection of the caller) makes the driver write inside
+        the caller's transaction; only drivers whose ``push`` takes it accept one.
+        """
         template, items = self._prepare(job, payloads, opts)
-        driver = await self._open(template.queue.driver)
+        store = self._store(template.queue, await self._open(template.queue.driver), connection)
         chain = (*self._middleware, *template.queue.middleware)
         with tracing.producing(template.queue.name, template.spec.name) as trace:
             items = trace.stamp(items)
             if chain:
-                ids = [await _through(chain, driver, item) for item in items]
+                ids = [await _through(chain, store, item) for item in items]
             else:
                 ids = []
                 for start in range(0, len(items), DRIVER_BATCH):
-                    ids.extend(await driver.push(items[start:start + DRIVER_BATCH]))
+                    ids.extend(await store(items[start:start + DRIVER_BATCH]))
             trace.stored(ids)
         self._events.on_pushed(template.queue.name, template.spec.name, ids)
         return ids
 
-    def push_blocking(self, job: str, payloads: Sequence[Any],
-                      opts: PushOptions) -> list[str] | None:
+    def push_blocking(self, job: str, payloads: Sequence[Any], opts: PushOptions,
+                      connection: Any = None) -> list[str] | None:
         """``push_many`` in the caller's thread, when the queue's driver can push without
         an event loop and no push middleware (a coroutine) has to run; else None."""
         template = self.template(job, opts)
         blocking = self._blocking.get(template.queue.driver)
         if blocking is None or self._middleware or template.queue.middleware:
             return None
+        extra = self._on_connection(template.queue, connection)
         _, items = self._prepare(job, payloads, opts)
+        push: Callable[..., list[str]] = blocking.push_blocking
         ids: list[str] = []
         with tracing.producing(template.queue.name, template.spec.name) as trace:
             items = trace.stamp(items)
             for start in range(0, len(items), DRIVER_BATCH):
-                ids.extend(blocking.push_blocking(items[start:start + DRIVER_BATCH]))
+                ids.extend(push(items[start:start + DRIVER_BATCH], **extra))
             trace.stored(ids)
         self._events.on_pushed(template.queue.name, template.spec.name, ids)
         return ids
@@ -278,6 +290,31 @@ class Pusher:
             template.item(*encode_payload(template.spec, payload))
 
         return check
+
+    def _store(self, queue: QueueSpec, driver: Driver,
+               connection: Any) -> Callable[[Sequence[PushItem]], Awaitable[list[str]]]:
+        """The driver's push, inside the caller's transaction when ``connection`` is given."""
+        extra = self._on_connection(queue, connection)
+        if not extra:
+            return driver.push
+        push: Callable[..., Awaitable[list[str]]] = driver.push
+
+        async def store(items: Sequence[PushItem]) -> list[str]:
+            return await push(items, **extra)
+
+        return store
+
+    def _on_connection(self, queue: QueueSpec, connection: Any) -> dict[str, Any]:
+        """The keyword that hands ``connection`` to the driver's push, or a ConfigError
+        naming the queue when its driver cannot write inside a caller's transaction."""
+        if connection is None:
+            return {}
+        if queue.driver not in self._transactional:
+            raise ConfigError(
+                f"queue '{queue.name}' uses driver '{queue.driver}' (type "
+                f"{self._drivers[queue.driver].type_name}), which cannot push inside the "
+                "caller's transaction: connection= needs a postgres driver")
+        return {"connection": connection}
 
     def _prepare(self, job: str, payloads: Sequence[Any],
                  opts: PushOptions) -> tuple[Template, list[PushItem]]:
@@ -303,13 +340,15 @@ class Pusher:
         return template
 
 
-async def _through(chain: Sequence[PushMiddleware], driver: Driver, item: PushItem) -> str:
+async def _through(chain: Sequence[PushMiddleware],
+                   push: Callable[[Sequence[PushItem]], Awaitable[list[str]]],
+                   item: PushItem) -> str:
     """Push one item through the middleware chain; each sees the envelope, returns the id."""
 
     async def store(envelope: Envelope) -> str:
         # The envelope may have changed: the driver encodes it again (no pre-built wire).
-        return (await driver.push([PushItem(envelope, item.delay, item.unique_until,
-                                            item.unique_for)]))[0]
+        return (await push([PushItem(envelope, item.delay, item.unique_until,
+                                     item.unique_for)]))[0]
 
     call: Callable[[Envelope], Awaitable[str]] = compose([_guarded(mw) for mw in chain], store)
     return await call(item.envelope)

@@ -9,6 +9,7 @@ registry is what pushes jobs and what a worker unit runs.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from contextvars import ContextVar, Token
 from types import MappingProxyType
@@ -23,6 +24,8 @@ from .handlers import is_async_handler, payload_adapter, payload_type
 from .inspection import Inspector
 from .limits import check_setting
 from .pushing import Pusher, PushOptions
+from .schedules.info import ScheduleInfo
+from .schedules.spec import DEFAULT_GRACE, ScheduleSpec
 from .specs import JobInfo, JobSpec, QueueInfo, QueueSpec, WorkerInfo, WorkerSpec
 from .suggest import did_you_mean, lookup
 
@@ -82,6 +85,7 @@ class Registry:
         self._queues: dict[str, QueueSpec] = {}
         self._workers: dict[str, WorkerSpec] = {}
         self._jobs: dict[str, JobSpec] = {}
+        self._schedules: dict[str, ScheduleSpec] = {}
         # Jobs registered without ``queue=``: like the seed's ``Job[T]``, they may be pushed to
         # any queue, so a missing ``default`` queue is only an error when a push relies on it.
         self._unbound: set[str] = set()
@@ -227,6 +231,37 @@ class Registry:
             self._unbound.discard(name)
         return self
 
+    def schedule(
+        self,
+        name: str,
+        job: str,
+        *,
+        cron: str | None = None,
+        every: float | None = None,
+        timezone: str = "UTC",
+        payload: Any = None,
+        queue: str | None = None,
+        catch_up: str = "latest",
+        grace: float = DEFAULT_GRACE,
+        overlap: str = "allow",
+        meta: Mapping[str, Any] | None = None,
+    ) -> Registry:
+        """Push ``job`` at every slot of ``cron`` (5 fields, in ``timezone``) or ``every``
+        seconds, exactly once per slot however many schedulers run (DESIGN §10).
+
+        Raises:
+            ConfigError: bad cron, time zone, period, catch_up, overlap or grace; an
+                unknown job/queue or a refused payload is reported by ``freeze()``.
+        """
+        self._check_mutable(f"add schedule '{name}'")
+        try:
+            self._schedules[name] = ScheduleSpec.build(
+                name, job, queue or "", cron=cron, every=every, timezone=timezone,
+                payload=payload, catch_up=catch_up, grace=grace, overlap=overlap, meta=meta)
+        except ValueError as exc:
+            raise ConfigError(f"schedule '{name}': {exc}") from None
+        return self
+
     def use_push(self, middleware: specs.PushMiddleware) -> Registry:
         """Add a push middleware for every queue (outermost first)."""
         self._check_mutable("add middleware")
@@ -247,6 +282,7 @@ class Registry:
             self._queues[specs.DEFAULT_QUEUE] = QueueSpec(name=specs.DEFAULT_QUEUE)
         if not self._workers:
             self._workers[specs.DEFAULT_WORKER] = WorkerSpec(name=specs.DEFAULT_WORKER)
+        self._resolve_schedule_queues()
         problems = list(self._reference_problems())
         if problems:
             raise ConfigError("; ".join(problems))
@@ -257,7 +293,16 @@ class Registry:
         _last_frozen = self
         return self
 
+    def _resolve_schedule_queues(self) -> None:
+        """A schedule without ``queue`` fires into its job's queue."""
+        for name, s in self._schedules.items():
+            if not s.queue and s.job in self._jobs:
+                self._schedules[name] = dataclasses.replace(s, queue=self._jobs[s.job].queue)
+
     def _reference_problems(self) -> Iterable[str]:
+        from .schedules.checks import schedule_problems
+
+        yield from schedule_problems(self._schedules, self._jobs, self._queues, self._drivers)
         for q in self._queues.values():
             if q.driver not in self._drivers:
                 yield (f"queue '{q.name}': unknown driver '{q.driver}'"
@@ -302,6 +347,17 @@ class Registry:
     @property
     def run_middleware(self) -> tuple[specs.RunMiddleware, ...]:
         return tuple(self._run_middleware)
+
+    @property
+    def schedules(self) -> Mapping[str, ScheduleSpec]:
+        return MappingProxyType(self._schedules)
+
+    def schedule_spec(self, name: str) -> ScheduleSpec:
+        try:
+            return self._schedules[name]
+        except KeyError:
+            raise UnknownName(f"unknown schedule '{name}'"
+                              + did_you_mean(name, self._schedules)) from None
 
     def queue_spec(self, name: str) -> QueueSpec:
         return lookup(self._queues, name, "queue")
@@ -358,12 +414,15 @@ class Registry:
         retry_delay: float | None = None,
         timeout: float | None = None,
         meta: Mapping[str, Any] | None = None,
+        connection: Any = None,
     ) -> str:
         """Validate ``payload`` and enqueue one job; return its id.
 
         Options left as None inherit (push > job > queue), so ``retry=0``
         really disables retries. A duplicate ``unique`` key returns the
-        existing job's id.
+        existing job's id. ``connection`` (a psycopg connection, on a postgres
+        driver) writes the job inside that connection's transaction: the job
+        exists if and only if the transaction commits.
 
         Raises:
             PayloadInvalid: with one ``JOB: FIELD: message`` line per field; nothing enqueued.
@@ -373,7 +432,7 @@ class Registry:
             unique_for=unique_for, retry=retry, retry_delay=retry_delay,
             timeout=timeout, meta=meta,
         )
-        return (await self.pusher.push_many(job, [payload], opts))[0]
+        return (await self.pusher.push_many(job, [payload], opts, connection))[0]
 
     async def push_many(
         self, job: str, payloads: Iterable[Any], **options: Any
@@ -385,13 +444,17 @@ class Registry:
         """``push`` for sync callers, from any thread that is not running an event loop.
 
         On a thread that runs a loop it raises ConfigError: ``await push(...)`` there.
+        ``connection=`` takes a sync psycopg connection (see ``push``).
         """
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # no loop in this thread: a driver may push right here
-            ids = self.pusher.push_blocking(job, [payload], PushOptions(**options))
+            connection = options.pop("connection", None)
+            ids = self.pusher.push_blocking(job, [payload], PushOptions(**options), connection)
             if ids is not None:
                 return ids[0]
+            if connection is not None:
+                options["connection"] = connection
         job_id: str = self.run_sync(self.push(job, payload, **options))
         return job_id
 
@@ -426,6 +489,14 @@ class Registry:
     async def job_info(self, job_id: str) -> JobInfo | None:
         """The stored job, or None (a succeeded job is deleted, so it is unknown)."""
         return await self.inspector().job(job_id)
+
+    async def schedule_info(self) -> list[ScheduleInfo]:
+        """One row per schedule: its next slot and its last fire (DESIGN §10)."""
+        from .schedules.info import schedule_info
+
+        self._freeze_on_use()
+        return await schedule_info(self._schedules, self._queues, self._drivers,
+                                   self.open_driver)
 
     async def failed(self, queue: str, limit: int = 1000, offset: int = 0) -> list[JobInfo]:
         return await self.inspector().failed(queue, limit, offset)

@@ -1,9 +1,10 @@
 """Shared test plumbing: where the services live, whether they answer, and the `needs` marker.
 
-Services are located with ``--redis-url`` / ``--amqp-url`` (else ``REDIS_URL`` /
-``AMQP_URL``, else the local defaults). A test that needs a service that does not
-answer is skipped with the reason, unless ``RUNA_REQUIRE_SERVICES=1`` (CI): then it
-fails, so a broken CI service can never turn into a green run of skips.
+Services are located with ``--redis-url`` / ``--amqp-url`` / ``--postgres-url`` (else
+``REDIS_URL`` / ``AMQP_URL`` / ``POSTGRES_URL``, else the local defaults). A test that
+needs a service that does not answer is skipped with the reason, unless
+``RUNA_REQUIRE_SERVICES=1`` (CI): then it fails, so a broken CI service can never turn
+into a green run of skips.
 
 ``@pytest.mark.needs(Capability.X, ...)`` skips a test for a driver whose
 ``capabilities`` lack one of them. It is resolved through the fixture
@@ -25,6 +26,7 @@ from runa_runner.drivers.base import Capability
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+DEFAULT_POSTGRES_URL = "postgresql://127.0.0.1:5432/test"
 
 #: Seconds to wait for a service to answer the session-level check.
 PROBE_TIMEOUT = 2.0
@@ -36,6 +38,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"Redis for driver tests (env REDIS_URL, default {DEFAULT_REDIS_URL})")
     group.addoption("--amqp-url", default=None,
                     help=f"RabbitMQ for driver tests (env AMQP_URL, default {DEFAULT_AMQP_URL})")
+    group.addoption("--postgres-url", default=None,
+                    help="PostgreSQL for driver tests, each test in its own schema "
+                    f"(env POSTGRES_URL, default {DEFAULT_POSTGRES_URL})")
 
 
 def services_required() -> bool:
@@ -53,6 +58,12 @@ def redis_url(pytestconfig: pytest.Config) -> str:
 def amqp_url(pytestconfig: pytest.Config) -> str:
     url: str = pytestconfig.getoption("--amqp-url") or os.environ.get("AMQP_URL") or ""
     return url or DEFAULT_AMQP_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_url(pytestconfig: pytest.Config) -> str:
+    url: str = pytestconfig.getoption("--postgres-url") or os.environ.get("POSTGRES_URL") or ""
+    return url or DEFAULT_POSTGRES_URL
 
 
 def _redact(url: str) -> str:
@@ -99,18 +110,33 @@ def _probe_amqp(url: str) -> str | None:
     return None
 
 
+def _probe_postgres(url: str) -> str | None:
+    """None when PostgreSQL accepts a connection and answers a query, else why not."""
+    try:
+        import psycopg
+    except ImportError as exc:
+        return f"psycopg is not installed ({exc})"
+    try:
+        with psycopg.connect(url, connect_timeout=int(PROBE_TIMEOUT)) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # any failure means "not usable"; the reason is reported
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return None
+
+
 @pytest.fixture(scope="session")
-def service_status(redis_url: str, amqp_url: str) -> dict[str, str | None]:
+def service_status(redis_url: str, amqp_url: str, postgres_url: str) -> dict[str, str | None]:
     """Per service, None when it answers, else the reason it does not (checked once)."""
-    return {"redis": _probe_redis(redis_url), "amqp": _probe_amqp(amqp_url)}
+    return {"redis": _probe_redis(redis_url), "amqp": _probe_amqp(amqp_url),
+            "postgres": _probe_postgres(postgres_url)}
 
 
 @pytest.fixture(scope="session")
 def require_service(
-    service_status: dict[str, str | None], redis_url: str, amqp_url: str
+    service_status: dict[str, str | None], redis_url: str, amqp_url: str, postgres_url: str
 ) -> Callable[[str], None]:
     """``require_service("redis")``: skip (or fail under RUNA_REQUIRE_SERVICES=1) when down."""
-    urls = {"redis": redis_url, "amqp": amqp_url}
+    urls = {"redis": redis_url, "amqp": amqp_url, "postgres": postgres_url}
 
     def require(name: str) -> None:
         problem = service_status[name]

@@ -17,7 +17,7 @@ from typing import NoReturn
 from ..errors import RunaError
 
 #: Subcommand modules, in help order.
-COMMANDS = ("validate", "schema", "work", "push", "list_cmd", "failed", "job_cmd",
+COMMANDS = ("validate", "schema", "work", "push", "list_cmd", "failed", "job_cmd", "schedule",
             "metrics_cmd")
 
 

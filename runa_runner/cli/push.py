@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     queue = args.queue or spec.queue
     context.require_cross_process(
         registry, queue, "; a job pushed from the CLI would vanish with this process. "
-        f"Use a sqlite, redis or amqp driver for queue '{queue}'")
+        f"Use a sqlite, redis, amqp or postgres driver for queue '{queue}'")
     options = {
         "queue": queue, "delay": args.delay, "unique_until": args.unique_until,
         "unique_for": args.unique_for, "retry": args.retry, "retry_delay": args.retry_delay,

@@ -64,6 +64,8 @@ def summary(file: str, view: View, problems: list[Problem]) -> str:
     drivers = len([d for d in view.drivers if d in view.body.get("drivers", {})])
     parts = [count(drivers, "driver"), count(len(view.queues), "queue"),
              count(len(view.workers), "worker"), count(len(view.jobs), "job")]
+    if view.schedules:
+        parts.append(count(len(view.schedules), "schedule"))
     warnings = len(problems)
     tail = f", {count(warnings, 'warning')}" if warnings else ""
     return f"{file}: ok ({', '.join(parts)}{tail})"

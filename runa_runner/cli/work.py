@@ -20,12 +20,15 @@ from ..errors import StopTimedOut, WorkerFailed
 from ..observe import logs
 from ..outage import describe_target
 from ..registry import Registry
+from ..schedules.scheduler import Scheduler
 from ..worker import Unit
 from . import context
 from .metrics_cmd import address
 from .signals import EarlySignals, Stopper, run_loop
 
 log = logging.getLogger("runa_runner.cli")
+#: Seconds a stopping scheduler may take to finish its pass before it is cancelled.
+SCHEDULER_STOP = 5.0
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -38,6 +41,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--all", action="store_true", help="run every worker pool of the manifest")
     p.add_argument("--burst", action="store_true",
                    help="exit once no job is due now and none is running")
+    p.add_argument("--no-schedules", action="store_true",
+                   help="do not fire the schedules of these pools' queues")
     p.add_argument("--log-level", type=str.upper, choices=logs.LEVELS, default="INFO",
                    help="least severe records shown, handlers' own included (default INFO)")
     p.add_argument("--log-format", choices=logs.FORMATS, default="text",
@@ -66,8 +71,20 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         early.restore()
         raise
-    return run_loop(registry, lambda stopper: serve(registry, names, args.burst, stopper),
+    fire = [] if args.no_schedules else schedules_of(registry, names)
+    return run_loop(registry, lambda stopper: serve(registry, names, args.burst, stopper, fire),
                     early)
+
+
+def schedules_of(registry: Registry, workers: list[str]) -> list[str]:
+    """The schedules whose queue one of ``workers`` serves (DESIGN §10: who fires)."""
+    served = {q.name for w in workers for q in registry.queues_of(w)}
+    return [s.name for s in registry.schedules.values() if s.queue in served]
+
+
+def setup_logging(*, verbose: bool) -> None:
+    """The logging of ``work`` at INFO (DEBUG with ``verbose``), text lines on stderr."""
+    logs.setup("DEBUG" if verbose else "INFO")
 
 
 def observe(registry: Registry, names: list[str], metrics: tuple[str, int] | None) -> None:
@@ -77,10 +94,9 @@ def observe(registry: Registry, names: list[str], metrics: tuple[str, int] | Non
     from ..observe import metrics as worker_metrics
     from ..observe import prom
 
-    schedules = list(getattr(registry, "schedules", {}))  # the manifest's, when it has any
     observer = worker_metrics.WorkerMetrics(
         worker_metrics.Names(list(registry.queues), list(registry.jobs), list(registry.drivers),
-                             schedules),
+                             list(registry.schedules)),
         names, {n: [q.driver for q in registry.queues_of(n)] for n in names})
     registry.events.add(observer)
     server = prom.serve(metrics, observer.registry)
@@ -88,22 +104,50 @@ def observe(registry: Registry, names: list[str], metrics: tuple[str, int] | Non
              extra={"event": "metrics.listening"})
 
 
-async def serve(registry: Registry, names: list[str], burst: bool, stopper: Stopper) -> int:
-    """Run the units together; if one fails, stop the others gracefully and re-raise."""
+async def serve(registry: Registry, names: list[str], burst: bool, stopper: Stopper,
+                schedules: list[str] | None = None) -> int:
+    """Run the units (and a scheduler for ``schedules``) together; if one fails, stop the
+    others gracefully and re-raise."""
+    scheduler = Scheduler(registry, schedules) if schedules else None
+    if scheduler is not None and burst:
+        await scheduler.run(burst=True)  # fire what is due, then drain it with the units
+        scheduler = None
     tasks = []
     for name in names:
         unit = Unit(registry, name)
         tasks.append(asyncio.create_task(run_unit(unit, burst, stopper)))
         stopper.units[unit] = tasks[-1]
-    _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    units = asyncio.ensure_future(asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION))
+    side = None if scheduler is None else asyncio.create_task(scheduler.run())
+    await asyncio.wait([units] if side is None else [units, side],
+                       return_when=asyncio.FIRST_COMPLETED)
+    if side is not None and side.done():  # the scheduler died: stop the units too
+        await stopper.stop_all()
+    _, pending = await units
     if pending:
         await stopper.stop_all()
         await asyncio.wait(pending)
+    died = side is not None and scheduler is not None and await stop_scheduler(scheduler, side)
     for task in tasks:
         task.result()  # raises the first unit's error, if any
     if stopper.exit_code is not None:
         return stopper.exit_code
-    return 1 if any(task.result() for task in tasks) else 0
+    return 1 if died or any(task.result() for task in tasks) else 0
+
+
+async def stop_scheduler(scheduler: Scheduler, running: asyncio.Task[None]) -> bool:
+    """Stop the scheduler after its pass (cancelled if a driver call hangs: each claim is
+    atomic); True, with its traceback logged, if it had died (the process exits 1)."""
+    scheduler.stop()
+    await asyncio.wait([running], timeout=SCHEDULER_STOP)
+    if not running.done():
+        running.cancel()
+        await asyncio.wait([running])
+    exc = None if running.cancelled() else running.exception()
+    if exc is not None:
+        log.error("the scheduler died unexpectedly (%s: %s); the workers were stopped",
+                  type(exc).__name__, exc, exc_info=exc)
+    return exc is not None
 
 
 async def run_unit(unit: Unit, burst: bool, stopper: Stopper) -> bool:

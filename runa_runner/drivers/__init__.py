@@ -28,6 +28,7 @@ BUILTIN: dict[str, tuple[str, str, str | None]] = {
     "sqlite": ("runa_runner.drivers.sqlite", "SQLiteDriver", None),
     "redis": ("runa_runner.drivers.redis", "RedisDriver", "redis"),
     "amqp": ("runa_runner.drivers.amqp", "AMQPDriver", "amqp"),
+    "postgres": ("runa_runner.drivers.postgres", "PostgresDriver", "postgres"),
 }
 
 ENTRY_POINT_GROUP = "runa_runner.drivers"

@@ -60,6 +60,8 @@ class Capability(enum.Enum):
     INSTANCES = "instances"
     CROSS_PROCESS = "cross_process"  #: another process can push to / read it
     WAKE = "wake"  #: can wake an idle worker when work arrives (no polling)
+    #: claims a schedule's slot and pushes its job in one atomic step (:class:`SlotStore`)
+    SCHEDULES = "schedules"
     #: ``list_jobs`` (a queue's jobs by state, newest first, paged by id) and ``oldest_due``
     LIST_JOBS = "list_jobs"
     #: a reservation is a delivery held by a live consumer, not a lease: nothing lapses,
@@ -264,6 +266,75 @@ class Driver(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class SlotState:
+    """What a driver keeps per schedule: the slot watermark and the last fire.
+
+    ``watermark`` is the newest slot (epoch seconds) claimed, fired or not: no slot at
+    or before it fires again. ``fired``/``job_id`` are the last slot that pushed a job
+    and that job's id (None before the first fire).
+    """
+
+    watermark: float
+    fired: float | None = None
+    job_id: str | None = None
+
+
+FireOutcome = Literal["fired", "skipped", "advanced", "taken"]
+
+
+@dataclass(frozen=True, slots=True)
+class SlotClaim:
+    """One claim of a schedule's slot, for :meth:`SlotStore.fire`.
+
+    ``item`` is the job to push when the claim wins (None: only move the watermark,
+    for a slot given up or a schedule seen for the first time). With ``skip_overlap``
+    a winning claim pushes nothing while the last fired job is still stored as
+    pending, delayed, reserved or waiting for a retry (any state but failed).
+    """
+
+    queue: str
+    schedule: str
+    slot: float
+    item: PushItem | None = None
+    skip_overlap: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FireResult:
+    """What :meth:`SlotStore.fire` did: ``fired`` (claimed and pushed ``job_id``),
+    ``skipped`` (claimed; the previous job still runs), ``advanced`` (claimed, nothing
+    to push), ``taken`` (another scheduler claimed this slot or a later one first).
+    ``previous`` is the watermark before the claim (None for a new schedule)."""
+
+    outcome: FireOutcome
+    job_id: str | None = None
+    previous: float | None = None
+
+
+@runtime_checkable
+class SlotStore(Protocol):
+    """The schedule operations of a driver with :attr:`Capability.SCHEDULES`.
+
+    ``fire`` is one atomic step (memory: no await between check and push; SQLite and
+    PostgreSQL: one transaction, e.g. ``UPDATE schedule_slots SET ... WHERE watermark <
+    slot`` then the job's INSERT; Redis: one Lua script): compare the stored watermark
+    with ``claim.slot`` (no state counts as older than any slot), and only when it is
+    older set it to the slot, check overlap, push ``claim.item`` exactly as ``push``
+    would, and record ``fired``/``job_id``. However many schedulers call it for the
+    same slot, at most one gets ``fired``; a slot at or before the watermark is
+    ``taken`` and changes nothing. State is keyed by (queue, schedule name).
+    """
+
+    async def fire(self, claim: SlotClaim) -> FireResult: ...
+
+    async def slot_state(self, queue: str, schedule: str) -> SlotState | None:
+        """The schedule's stored state, or None before its first claim.
+
+        Raises:
+            CorruptRecord: the stored state cannot be read (never guessed).
+        """
+        ...
 @runtime_checkable
 class BlockingPush(Protocol):
     """A driver that can push from sync code without an event loop (checked once, at freeze)."""

@@ -22,6 +22,7 @@ from .base import (
     Capability,
     DriverInfo,
     DriverType,
+    FireResult,
     JobRecord,
     JobState,
     ListState,
@@ -29,6 +30,8 @@ from .base import (
     PushItem,
     QueueCounts,
     Reserved,
+    SlotClaim,
+    SlotState,
     StatsDelta,
     WorkerCounts,
     id_time,
@@ -74,6 +77,7 @@ class MemoryDriver:
         self._stats: dict[str, list[int]] = {}
         self._instances: dict[str, dict[str, float]] = {}
         self._events: dict[tuple[int, str], asyncio.Event] = {}
+        self._slots: dict[tuple[str, str], SlotState] = {}  # (queue, schedule) -> state
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], base_dir: Path) -> MemoryDriver:
@@ -343,6 +347,33 @@ class MemoryDriver:
 
     async def leave(self, worker: str, instance: str) -> None:
         self._instances.get(worker, {}).pop(instance, None)
+
+    # ---- schedules ------------------------------------------------------------------
+
+    async def fire(self, claim: SlotClaim) -> FireResult:
+        """Claim and push with no await in between: atomic on this event loop."""
+        if claim.item is not None:
+            check_items("memory", [claim.item])
+        key = (claim.queue, claim.schedule)
+        state = self._slots.get(key)
+        previous = None if state is None else state.watermark
+        if state is not None and state.watermark >= claim.slot:
+            return FireResult("taken", previous=previous)
+        fired, job_id = (None, None) if state is None else (state.fired, state.job_id)
+        if claim.item is None:
+            self._slots[key] = SlotState(claim.slot, fired, job_id)
+            return FireResult("advanced", previous=previous)
+        q = self._q(claim.queue)
+        self._recover_leases(q, time.time())  # a lapsed last attempt is failed, not live
+        if claim.skip_overlap and job_id is not None and job_id in q.jobs:
+            self._slots[key] = SlotState(claim.slot, fired, job_id)
+            return FireResult("skipped", job_id, previous)
+        new_id = self._push_one(claim.item, time.time())
+        self._slots[key] = SlotState(claim.slot, claim.slot, new_id)
+        return FireResult("fired", new_id, previous)
+
+    async def slot_state(self, queue: str, schedule: str) -> SlotState | None:
+        return self._slots.get((queue, schedule))
 
     # ---- waking -------------------------------------------------------------------
 

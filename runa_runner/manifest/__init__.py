@@ -18,6 +18,7 @@ from .envexpand import expand_document
 from .imports import PushScope, import_problems
 from .problems import Problem, sort_problems
 from .references import reference_problems
+from .schedules import schedule_payload_problems
 from .schema import manifest_schema, schema_problems, schema_text
 from .source import SourceError, read_document
 from .timing import timing_problems
@@ -69,6 +70,7 @@ def check_manifest(
     problems += reference_problems(doc, view)
     if import_handlers and not any(p.is_error for p in problems):
         problems += import_problems(doc, view, scope)
+        problems += schedule_payload_problems(doc, view)
     problems += timing_problems(doc, view)
     return sort_problems(problems), doc
 

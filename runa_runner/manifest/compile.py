@@ -19,6 +19,7 @@ from .view import View, driver_config, seconds
 QUEUE_DURATIONS = ("retry_delay", "retry_max_delay", "timeout", "retention")
 WORKER_DURATIONS = ("poll_interval", "lease", "stop_timeout")
 JOB_DURATIONS = ("retry_delay", "timeout", "unique_for")
+SCHEDULE_DURATIONS = ("every", "grace")
 INTEGERS = frozenset({"retry", "concurrency", "max_payload_bytes"})
 
 
@@ -82,4 +83,7 @@ def compile_registry(
         kwargs = _settings(entry, JOB_DURATIONS)
         path = kwargs.pop("handler")
         registry.job(name, load(path, ("jobs", name, "handler")), handler_path=path, **kwargs)
+    for name, entry in view.schedules.items():
+        kwargs = _settings(entry, SCHEDULE_DURATIONS)
+        registry.schedule(name, kwargs.pop("job"), **kwargs)
     return registry.freeze()

@@ -12,6 +12,7 @@ from .. import specs
 from ..drivers.base import Capability
 from .document import Document
 from .problems import Problem, did_you_mean
+from .schedules import check_schedule_refs, check_schedule_times
 from .urls import check_driver_urls
 from .view import View, seconds, whole
 
@@ -115,7 +116,7 @@ def _lacks(view: View, driver: str, what: str, cap: Capability) -> str:
 #: Every reference checker, in report order.
 CHECKERS: tuple[Checker, ...] = (
     check_driver_types, check_driver_urls, check_queue_refs, check_job_refs, check_idle_workers,
-    check_capabilities,
+    check_capabilities, check_schedule_refs, check_schedule_times,
 )
 
 

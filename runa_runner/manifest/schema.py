@@ -102,6 +102,10 @@ def _to_problems(doc: Document, error: ValidationError) -> list[Problem]:
             doc.problem((*path, k), f"unknown key '{k}'" + did_you_mean(str(k), known), key=True)
             for k in extras
         ]
+    if tuple(error.relative_schema_path)[-2:] in (("then", "not"), ("else", "required")) and (
+            schema.get("description")):
+        # an if/then/else rule (a schedule's cron or every) says what it wants
+        return [doc.problem(path, str(schema["description"]))]
     if kind == "pattern" and schema.get("pattern") == NAME_PATTERN:  # under propertyNames
         return [doc.problem((*path, value), "a name must not be empty or blank", key=True)]
     if kind == "required":

@@ -70,6 +70,9 @@ class View:
 
     def __init__(self, body: Mapping[str, Any]) -> None:
         self.body = body
+        #: driver type name -> its loaded type (None: unloadable); loading an unknown name
+        #: scans the installed entry points, so each name is loaded once per view
+        self._types: dict[str, DriverType | None] = {}
         declared = {k: mapping(v) for k, v in mapping(body.get("drivers")).items()}
         implicit = specs.MEMORY_DRIVER
         if not declared:
@@ -87,6 +90,7 @@ class View:
             specs.DEFAULT_WORKER: {}
         }
         self.jobs = {k: mapping(v) for k, v in mapping(body.get("jobs")).items()}
+        self.schedules = {k: mapping(v) for k, v in mapping(body.get("schedules")).items()}
         default = body.get("default_driver")
         self.default_driver = default if isinstance(default, str) else implicit
 
@@ -102,6 +106,14 @@ class View:
         name = self.jobs.get(job, {}).get("queue")
         return name if isinstance(name, str) else specs.DEFAULT_QUEUE
 
+    def schedule_queue(self, schedule: str) -> str | None:
+        """The schedule's queue: its own, else its job's (None without a job)."""
+        entry = self.schedules.get(schedule, {})
+        if isinstance(entry.get("queue"), str):
+            return str(entry["queue"])
+        job = entry.get("job")
+        return self.job_queue(job) if isinstance(job, str) else None
+
     def served_by(self, worker: str) -> list[str]:
         return [q for q in self.queues if worker in self.queue_workers(q)]
 
@@ -114,12 +126,14 @@ class View:
         kind = self.driver_type(driver)
         if kind is None:
             return None
-        from ..drivers import driver_type
+        if kind not in self._types:
+            from ..drivers import driver_type
 
-        try:
-            return driver_type(kind)
-        except Exception:  # an unloadable type is reported by the import pass
-            return None
+            try:
+                self._types[kind] = driver_type(kind)
+            except Exception:  # an unloadable type is reported by the import pass
+                self._types[kind] = None
+        return self._types[kind]
 
     def capabilities(self, driver: str) -> frozenset[Capability] | None:
         """The driver's capabilities, or None when its type cannot be loaded here."""

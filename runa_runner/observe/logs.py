@@ -25,7 +25,8 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 #: Our stderr handler's name (added once, even when main() runs several times in a process).
 HANDLER_NAME = "runa-runner-cli"
 #: The ``extra=`` fields of DESIGN §11, in the order a JSON line lists them.
-FIELDS = ("event", "worker", "queue", "job", "id", "attempt", "duration", "error")
+FIELDS = ("event", "worker", "schedule", "queue", "job", "id", "attempt", "duration",
+          "error")
 #: Chatty client libraries: their INFO/DEBUG lines are about frames, not jobs.
 QUIET = ("aio_pika", "aiormq", "asyncio", "redis")
 

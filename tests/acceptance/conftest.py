@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,34 @@ def project(tmp_path: Path) -> Iterator[Project]:
     yield p
     for worker in p.workers:
         worker.close()
+
+
+#: The sqlite driver line of MANIFEST, which ``driver_project`` swaps for another driver.
+SQLITE_DRIVER = "local: {type: sqlite, path: .runa/queue.db}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def driver_project(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str,
+                   require_service: Callable[[str], None]) -> Iterator[Project]:
+    """``project`` with its durable driver parametrised: SQLite, and PostgreSQL (a schema
+    of its own, dropped after; skipped, or failed under CI, when PostgreSQL is down)."""
+    manifest = MANIFEST
+    schema = f"acc_{uuid.uuid4().hex[:12]}"
+    if request.param == "postgres":
+        require_service("postgres")
+        manifest = MANIFEST.replace(
+            SQLITE_DRIVER, f'local: {{type: postgres, url: "{postgres_url}", schema: {schema}}}')
+    p = Project(tmp_path, manifest)
+    yield p
+    for worker in p.workers:
+        worker.close()
+    if request.param == "postgres":
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                sql.Identifier(schema)))
 
 
 @pytest.fixture(autouse=True)

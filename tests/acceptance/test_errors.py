@@ -16,7 +16,7 @@ def test_push_to_a_memory_driver_queue_is_refused(project: Project) -> None:
     assert (proc.returncode, proc.stdout) == (1, "")
     assert proc.stderr.count("\n") == 1
     assert "queue 'scratch' uses the in-process memory driver" in proc.stderr
-    assert "Use a sqlite, redis or amqp driver" in proc.stderr
+    assert "Use a sqlite, redis, amqp or postgres driver" in proc.stderr
 
 
 def test_failed_on_a_memory_driver_queue_is_refused_not_guessed(project: Project) -> None:

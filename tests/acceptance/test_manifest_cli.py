@@ -28,7 +28,7 @@ def runa(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 def test_shipped_jobs_yaml_validates() -> None:
     result = runa("validate")
     assert (result.returncode, result.stderr) == (0, "")
-    assert result.stdout == "jobs.yaml: ok (1 driver, 2 queues, 2 workers, 2 jobs)\n"
+    assert result.stdout == "jobs.yaml: ok (1 driver, 2 queues, 2 workers, 2 jobs, 1 schedule)\n"
 
 
 def test_seed_toml_validates_unchanged() -> None:

@@ -5,10 +5,18 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from .conftest import Project, wait_for
 
 JOB_FIELDS = {"id", "queue", "job", "state", "attempts", "max_attempts", "payload", "meta",
               "error", "enqueued_at", "available_at"}
+
+
+@pytest.fixture
+def project(driver_project: Project) -> Project:
+    """Every flow here runs on SQLite and on PostgreSQL (conftest.driver_project)."""
+    return driver_project
 
 
 def test_push_then_burst_runs_the_job(project: Project) -> None:

@@ -39,7 +39,7 @@ def test_readme_first_command_runs_the_example_jobs_end_to_end(tmp_path: Path) -
     assert "send email to hello@runa.dev (attempt 1)" in done.stdout
     assert "report daily: 1000 rows" in done.stdout
     lines = done.stdout.splitlines()
-    assert lines[0] == "jobs.yaml: ok (1 driver, 2 queues, 2 workers, 2 jobs)"
+    assert lines[0] == "jobs.yaml: ok (1 driver, 2 queues, 2 workers, 2 jobs, 1 schedule)"
     queue_rows = [line.split() for line in lines if line.startswith(("critical ", "bulk "))]
     # After the burst both queues are empty and both workers report one success each.
     assert ["critical", "local", "critical", "0", "0", "0", "0"] in queue_rows

@@ -1,6 +1,7 @@
 """Fixtures of the chaos tier: a project per durable driver, with the server state cleaned up.
 
-Each test gets its own SQLite file, Redis key prefix or RabbitMQ names (never a FLUSHALL).
+Each test gets its own SQLite file, Redis key prefix, RabbitMQ names or PostgreSQL schema
+(never a FLUSHALL).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from .harness import Project, Target, amqp_target, redis_target, sqlite_target
+from .harness import Project, Target, amqp_target, postgres_target, redis_target, sqlite_target
 
-DRIVERS = ("sqlite", "redis", "amqp")
+DRIVERS = ("sqlite", "redis", "amqp", "postgres")
 
 
 def drop_redis_keys(url: str, prefix: str) -> None:
@@ -58,9 +59,17 @@ def drop_amqp_names(url: str, tag: str, queues: list[str], workers: list[str]) -
     asyncio.run(drop())
 
 
+def drop_postgres_schema(url: str, schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
 @pytest.fixture
 def make_target(
-    require_service: Callable[[str], None], redis_url: str, amqp_url: str
+    require_service: Callable[[str], None], redis_url: str, amqp_url: str, postgres_url: str,
 ) -> Iterator[Callable[[str], Target]]:
     """``make_target("redis")``: a fresh place for jobs; its server state is dropped after."""
     made: list[Target] = []
@@ -71,6 +80,9 @@ def make_target(
         elif kind == "redis":
             require_service("redis")
             target = redis_target(redis_url)
+        elif kind == "postgres":
+            require_service("postgres")
+            target = postgres_target(postgres_url)
         else:
             require_service("amqp")
             target = amqp_target(amqp_url)
@@ -83,6 +95,8 @@ def make_target(
             drop_redis_keys(redis_url, f"chaos:{target.tag}:")
         elif target.kind == "amqp":
             drop_amqp_names(amqp_url, target.tag, ["chaos", "poison"], ["w"])
+        elif target.kind == "postgres":
+            drop_postgres_schema(postgres_url, f"chaos_{target.tag}")
 
 
 @pytest.fixture

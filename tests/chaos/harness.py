@@ -78,6 +78,12 @@ def amqp_target(url: str) -> Target:
     return t
 
 
+def postgres_target(url: str) -> Target:
+    t = Target("postgres", "")
+    t.driver = f'{{type: postgres, url: "{url}", schema: "chaos_{t.tag}"}}'
+    return t
+
+
 class Worker:
     """``runa-runner work w`` in the background, its stderr kept in a file."""
 

@@ -1,6 +1,7 @@
 """Writing jobs the way a foreign producer would: raw rows, keys and messages in each
 driver's own layout (``drivers/sqlite/sql/schema.sql``, ``drivers/redis/keys.py``,
-``drivers/amqp/names.py``), bypassing every check ``push`` makes.
+``drivers/amqp/names.py``, ``drivers/postgres/sql/schema.sql``), bypassing every check
+``push`` makes.
 """
 
 from __future__ import annotations
@@ -29,13 +30,16 @@ def envelope(job: str, payload: Any, job_id: str | None = None) -> str:
     })
 
 
-def inject(project: Project, bodies: dict[str, str], redis_url: str, amqp_url: str) -> None:
+def inject(project: Project, bodies: dict[str, str], redis_url: str, amqp_url: str,
+           postgres_url: str = "") -> None:
     """Store each ``job id -> raw body`` as a due job of queue ``chaos``."""
     kind = project.target.kind
     if kind == "sqlite":
         _sqlite(project.root / "queue.db", bodies)
     elif kind == "redis":
         _redis(redis_url, f"chaos:{project.target.tag}:", bodies)
+    elif kind == "postgres":
+        _postgres(postgres_url, f"chaos_{project.target.tag}", bodies)
     else:
         asyncio.run(_amqp(amqp_url, f"chaos.{project.target.tag}.{QUEUE}", bodies))
 
@@ -47,6 +51,19 @@ def _sqlite(path: Path, bodies: dict[str, str]) -> None:
             "VALUES (?, ?, ?, 'pending', ?, ?)",
             [(job_id, QUEUE, "?", body, time.time()) for job_id, body in bodies.items()])
     db.close()
+
+
+def _postgres(url: str, schema: str, bodies: dict[str, str]) -> None:
+    import psycopg
+    from psycopg import sql
+
+    insert = sql.SQL(
+        "INSERT INTO {}.jobs (id, queue, state, envelope, enqueued_at, available_at, "
+        "max_attempts) VALUES (%s, %s, 'pending', %s, %s, %s, 1)").format(sql.Identifier(schema))
+    now = time.time()
+    with psycopg.connect(url, autocommit=True) as conn:
+        for job_id, body in bodies.items():
+            conn.execute(insert, (job_id, QUEUE, body, now, now))
 
 
 def _redis(url: str, prefix: str, bodies: dict[str, str]) -> None:

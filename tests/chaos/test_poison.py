@@ -42,12 +42,14 @@ def poison() -> dict[str, tuple[str, str]]:
 
 @pytest.mark.parametrize("kind", DRIVERS)
 def test_poison_goes_to_failed_and_the_worker_goes_on(
-    kind: str, project_for: Callable[..., Project], redis_url: str, amqp_url: str
+    kind: str, project_for: Callable[..., Project], redis_url: str, amqp_url: str,
+    postgres_url: str,
 ) -> None:
     project = project_for(kind, retry=3, queue_extra=f", max_payload_bytes: {LIMIT}")
     first = project.push_jsonl("chaos.typed", [{"n": i} for i in range(GOOD // 2)])
     bad = poison()
-    inject(project, {job_id: body for job_id, (body, _) in bad.items()}, redis_url, amqp_url)
+    inject(project, {job_id: body for job_id, (body, _) in bad.items()}, redis_url, amqp_url,
+           postgres_url)
     later = project.push_jsonl("chaos.typed", [{"n": i} for i in range(GOOD // 2)])
 
     worked = project.run("work", "w", "--burst", timeout=60)

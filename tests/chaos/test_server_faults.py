@@ -1,6 +1,7 @@
 """Server faults mid-drain: Redis shut down and restarted (AOF on), RabbitMQ connections
-closed and its app stopped and started. Every acknowledged job runs; the worker
-reconnects by itself and logs one line per outage, not a flood.
+closed and its app stopped and started, PostgreSQL stopped (immediate: no checkpoint, the
+WAL is replayed) and started. Every acknowledged job runs; the worker reconnects by itself
+and logs one line per outage, not a flood.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from .harness import Project, Target, Worker, redis_target, settled, wait_for
-from .servers import RedisServer
+from .harness import Project, Target, Worker, postgres_target, redis_target, settled, wait_for
+from .servers import PostgresServer, RedisServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -44,6 +45,11 @@ def private_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
 
 def outage_lines(worker: Worker) -> list[str]:
     return [line for line in worker.stderr() if "unavailable" in line]
+
+
+def wait_outage_noticed(worker: Worker) -> None:
+    wait_for(lambda: bool(outage_lines(worker)),
+             lambda: f"the worker noticing the outage: {worker.stderr()}", 30)
 
 
 def drain(project: Project, n: int, worker: Worker) -> None:
@@ -107,6 +113,56 @@ def test_redis_warns_when_it_may_evict_jobs(
         assert len(said) == (1 if warned else 0), worked.stderr
         if warned:
             assert "allkeys-lru" in said[0] and "noeviction" in said[0]
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+def test_postgres_restart_mid_drain_loses_nothing(
+    tmp_path: Path, private_postgres: PostgresServer
+) -> None:
+    server = private_postgres
+    root = tmp_path / "project"
+    root.mkdir()
+    project = Project(root, postgres_target(server.url), retry=3, lease="2s")
+    try:
+        started = time.monotonic()
+        ids = project.push_jsonl("chaos.run", [{"n": i} for i in range(JOBS)])
+        assert len(ids) == JOBS  # committed: push returned every id
+        workers = [project.start(0), project.start(1)]
+        wait_for(lambda: project.run_count() >= JOBS // 4, "a quarter of the jobs run", DEADLINE)
+        server.stop("immediate")
+        down = time.monotonic()
+        for worker in workers:
+            wait_outage_noticed(worker)
+        wait_for(lambda: time.monotonic() - down >= OUTAGE, "the outage to last", 30)
+        server.start()
+        drain(project, JOBS, workers[0])
+        for worker in workers:
+            worker.proc.send_signal(signal.SIGTERM)
+        for worker in workers:
+            assert worker.proc.wait(30) == 0, "\n".join(worker.stderr())
+        runs = project.runs()
+        print(f"\npostgres restart: jobs {JOBS}, lost {JOBS - len({j for j, _ in runs})}, "
+              f"runs {len(runs)}, time {time.monotonic() - started:.1f}s")
+        for worker in workers:
+            lines = worker.stderr()
+            print(f"worker stderr, {len(lines)} lines:\n" + "\n".join(lines))
+        assert {job_id for job_id, _ in runs} == set(ids)
+        for worker in workers:
+            lines = worker.stderr()
+            assert len(outage_lines(worker)) == 1, lines
+            assert len([line for line in lines if "available again" in line]) == 1, lines
+            assert len(lines) <= 10, lines
+    finally:
+        project.close()
 
 
 def rabbitmqctl(*args: str) -> subprocess.CompletedProcess[str]:

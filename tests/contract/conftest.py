@@ -1,11 +1,13 @@
-"""The contract tier: every test here runs once per driver (memory, sqlite, redis, amqp).
+"""The contract tier: every test here runs once per driver (memory, sqlite, redis, amqp,
+postgres).
 
 Fixtures:
 
 * ``driver_name`` — the parameter; ``driver_capabilities`` — that driver's capabilities
   (used by ``@pytest.mark.needs``).
 * ``make_driver()`` — a new, unopened driver instance over this test's own namespace
-  (a fresh sqlite file, a unique Redis key prefix, a unique AMQP queue prefix). Two
+  (a fresh sqlite file, a unique Redis key prefix, a unique AMQP queue prefix, a
+  PostgreSQL schema of its own). Two
   calls give two instances over the same data where the driver is cross-process,
   which is how a test plays "another worker process".
 * ``make_sibling_driver()`` — the same over a second namespace (prefix isolation).
@@ -13,9 +15,9 @@ Fixtures:
 * ``make_registry(...)`` — a frozen registry built with the builder on that driver.
 
 Everything a test created is removed afterwards: queues purged, Redis keys deleted,
-AMQP queues deleted. A driver module that does not exist yet (its owner is still
-writing it) skips its parameter; a service that does not answer skips too, or fails
-under ``RUNA_REQUIRE_SERVICES=1``.
+AMQP queues deleted, PostgreSQL schemas dropped. A driver module that does not exist
+yet (its owner is still writing it) skips its parameter; a service that does not
+answer skips too, or fails under ``RUNA_REQUIRE_SERVICES=1``.
 """
 
 from __future__ import annotations
@@ -64,9 +66,11 @@ def driver_capabilities(driver_name: str, driver_class: Any) -> frozenset[Capabi
 
 @pytest.fixture
 def namespace(
-    driver_name: str, driver_class: Any, tmp_path: Path, redis_url: str, amqp_url: str
+    driver_name: str, driver_class: Any, tmp_path: Path, redis_url: str, amqp_url: str,
+    postgres_url: str,
 ) -> Namespace:
-    return Namespace(driver_name, driver_class, tmp_path, redis_url, amqp_url, uuid.uuid4().hex)
+    return Namespace(driver_name, driver_class, tmp_path, redis_url, amqp_url, uuid.uuid4().hex,
+                     postgres_url=postgres_url)
 
 
 async def _factory(ns: Namespace) -> AsyncIterator[Callable[[], Driver]]:

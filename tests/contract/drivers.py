@@ -51,6 +51,11 @@ def _amqp(ns: Namespace) -> Driver:
     return drv
 
 
+def _postgres(ns: Namespace) -> Driver:
+    drv: Driver = ns.driver_class(ns.postgres_url, schema=ns.schema)
+    return drv
+
+
 def _memory(ns: Namespace) -> Driver:
     drv: Driver = ns.driver_class()
     return drv
@@ -96,6 +101,15 @@ async def _drop_amqp_queues(ns: Namespace) -> None:
             await asyncio.sleep(0.2)
 
 
+async def _drop_postgres_schema(ns: Namespace) -> None:
+    import psycopg
+    from psycopg import sql
+
+    async with await psycopg.AsyncConnection.connect(ns.postgres_url, autocommit=True) as conn:
+        await conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+            sql.Identifier(ns.schema)))
+
+
 TABLE: dict[str, Entry] = {e.name: e for e in (
     Entry("memory", "runa_runner.drivers.memory", "MemoryDriver", _memory),
     Entry("sqlite", "runa_runner.drivers.sqlite", "SQLiteDriver", _sqlite),
@@ -103,6 +117,8 @@ TABLE: dict[str, Entry] = {e.name: e for e in (
           prefix=lambda uid: f"t:{uid}:", drop=_drop_redis_keys),
     Entry("amqp", "runa_runner.drivers.amqp", "AMQPDriver", _amqp, service="amqp",
           drop=_drop_amqp_queues),
+    Entry("postgres", "runa_runner.drivers.postgres", "PostgresDriver", _postgres,
+          service="postgres", drop=_drop_postgres_schema),
 )}
 
 

@@ -42,6 +42,7 @@ class Namespace:
     uid: str
     #: AMQP exchange; each test gets its own unless it shares one on purpose.
     exchange: str = ""
+    postgres_url: str = ""
 
     def __post_init__(self) -> None:
         self.exchange = self.exchange or f"t{self.uid[:8]}"
@@ -49,11 +50,17 @@ class Namespace:
     def sibling(self) -> Namespace:
         """Another namespace on the same servers (and AMQP exchange), with its own prefix."""
         return Namespace(self.driver_name, self.driver_class, self.tmp_path / "sibling",
-                         self.redis_url, self.amqp_url, uuid.uuid4().hex, self.exchange)
+                         self.redis_url, self.amqp_url, uuid.uuid4().hex, self.exchange,
+                         self.postgres_url)
 
     @property
     def prefix(self) -> str:
         return entry(self.driver_name).prefix(self.uid)
+
+    @property
+    def schema(self) -> str:
+        """The PostgreSQL schema of this namespace (dropped after the test)."""
+        return f"runa_t_{self.uid[:12]}"
 
     def build(self) -> Driver:
         return entry(self.driver_name).build(self)

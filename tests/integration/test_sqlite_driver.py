@@ -49,7 +49,7 @@ async def test_file_and_folder_created_in_wal_mode(tmp_path: Path) -> None:
     await drv.close()
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 async def test_close_and_reopen_keeps_every_state(tmp_path: Path) -> None:

@@ -106,9 +106,13 @@ def test_unreachable_servers_never_show_the_password(folder: Path, form: str) ->
     joined = "\n".join(outputs)
     print(joined)
     assert SENTINEL not in joined
+    assert "Traceback" not in joined
+    if form == "hash":
+        # Refused by the manifest check before any driver is built, naming the key.
+        assert "drivers.r.url: invalid URL" in joined and "percent-encode" in joined
+        return
     assert "***" in joined  # the redacted URL is shown, so the user knows where it looked
     assert "127.0.0.1:1" in joined  # ... and where: the host survives redaction
-    assert "Traceback" not in joined
 
 
 @pytest.mark.parametrize("form", ["userinfo", "query", "hash"])

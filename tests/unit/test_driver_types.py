@@ -99,14 +99,17 @@ def test_a_timeout_beyond_a_lease_that_cannot_be_renewed_is_a_warning(
         "renew leases: another worker may run the job again meanwhile (raise the lease)")]
 
 
-def test_a_missing_extra_names_the_pip_install_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    loaded = ("redis", "redis.", "runa_runner.drivers.redis")
+@pytest.mark.parametrize(("kind", "module"), [("redis", "redis"), ("postgres", "psycopg")])
+def test_a_missing_extra_names_the_pip_install_line(
+    monkeypatch: pytest.MonkeyPatch, kind: str, module: str,
+) -> None:
+    loaded = (module, f"{module}.", f"runa_runner.drivers.{kind}")
     for name in [m for m in sys.modules if m.startswith(loaded)]:
         monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "redis", None)  # "import redis" now fails
+    monkeypatch.setitem(sys.modules, module, None)  # "import <module>" now fails
 
     with pytest.raises(MissingExtra) as caught:
-        driver_type("redis")
+        driver_type(kind)
 
-    assert "pip install 'runa-runner[redis]'" in str(caught.value)
-    assert str(caught.value).startswith("driver type 'redis' needs an optional dependency")
+    assert f"pip install 'runa-runner[{kind}]'" in str(caught.value)
+    assert str(caught.value).startswith(f"driver type '{kind}' needs an optional dependency")

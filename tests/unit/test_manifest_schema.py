@@ -51,10 +51,12 @@ def test_driver_keys_are_chosen_by_type_with_if_then() -> None:
     driver = manifest_schema()["$defs"]["driver"]
     assert "oneOf" not in json.dumps(manifest_schema())
     by_type = {rule["if"]["properties"]["type"]["const"]: rule["then"] for rule in driver["allOf"]}
-    assert set(by_type) == {"memory", "sqlite", "redis", "amqp"}
+    assert set(by_type) == {"memory", "sqlite", "redis", "amqp", "postgres"}
     assert set(by_type["redis"]["properties"]) == {
         "type", "url", "prefix", "cluster", "pool_size", "socket_timeout",
         "socket_connect_timeout"}
+    assert set(by_type["postgres"]["properties"]) == {"type", "url", "schema", "pool_size",
+                                                      "notify"}
     assert all(rule["additionalProperties"] is False for rule in by_type.values())
 
 

@@ -28,17 +28,20 @@ from ..base import (
     LEASE_LOST,
     ConfigKey,
     DriverInfo,
+    FireResult,
     JobRecord,
     ListState,
     Outcome,
     PushItem,
     QueueCounts,
     Reserved,
+    SlotClaim,
+    SlotState,
     StatsDelta,
     WorkerCounts,
     id_time,
 )
-from . import records, scripts
+from . import records, scripts, slots
 from .connection import Client, Settings, SyncClient, translated
 from .durability import warn_if_evicting
 from .keys import queue_keys, worker_keys
@@ -345,6 +348,17 @@ class RedisDriver:
             total += n
             if n < BATCH:
                 return total
+
+    # ---- schedules ------------------------------------------------------------------
+
+    async def fire(self, claim: SlotClaim) -> FireResult:
+        """Claim a schedule's slot and push its job in one script (lua/fire.lua)."""
+        result: FireResult = await self._run(slots.fire(self.prefix, claim))
+        return result
+
+    async def slot_state(self, queue: str, schedule: str) -> SlotState | None:
+        state: SlotState | None = await self._run(slots.state(self.prefix, queue, schedule))
+        return state
 
     # ---- stats, instances, waking -------------------------------------------------------
 

@@ -13,6 +13,8 @@ over the cluster::
     {runa:queue:mail}:unique:<lock>  STRING  holder's job id (PX unique_for when set);
                                            <lock> is base.unique_lock_key(queue, job, key)
     {runa:queue:mail}:signal         LIST  wake-up tokens for idle workers (trimmed to 8)
+    {runa:queue:mail}:schedule:<name>  HASH  watermark, fired, job: a schedule firing into
+                                           this queue (DESIGN §10; fire.lua)
 
 A worker pool ``critical`` keeps its counters under its own tag (a queue and a worker
 of the same name share a slot, never a key: the suffixes differ)::
@@ -70,3 +72,8 @@ def worker_keys(prefix: str, worker: str) -> WorkerKeys:
     """The keys of worker pool ``worker`` under ``prefix``."""
     tag = "{" + prefix + "@" + worker + "}"
     return WorkerKeys(stats=f"{tag}:stats", instances=f"{tag}:instances")
+
+
+def schedule_key(prefix: str, queue: str, schedule: str) -> str:
+    """The slot state of ``schedule``, under its queue's hash tag (fire.lua pushes there)."""
+    return "{" + prefix + queue + "}:schedule:" + schedule

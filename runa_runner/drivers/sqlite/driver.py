@@ -26,17 +26,20 @@ from ..base import (
     ALL_CAPABILITIES,
     Capability,
     DriverInfo,
+    FireResult,
     JobRecord,
     ListState,
     Outcome,
     PushItem,
     QueueCounts,
     Reserved,
+    SlotClaim,
+    SlotState,
     StatsDelta,
     WorkerCounts,
 )
 from ..bounds import check_items
-from . import admin, moves
+from . import admin, moves, slots
 from .connection import connect, run_read, run_write
 from .identity import FileIdentity
 
@@ -245,6 +248,20 @@ class SQLiteDriver:
 
     async def leave(self, worker: str, instance: str) -> None:
         await self._write(admin.leave, worker, instance)
+
+    # ---- schedules ------------------------------------------------------------------
+
+    async def fire(self, claim: SlotClaim) -> FireResult:
+        """Claim a schedule's slot and push its job in one transaction (slots.py)."""
+        if claim.item is not None:
+            check_items("sqlite", [claim.item])
+        result = await self._write(slots.fire, claim)
+        if result.outcome == "fired":
+            self._wake({claim.queue})
+        return result
+
+    async def slot_state(self, queue: str, schedule: str) -> SlotState | None:
+        return await self._read(slots.read_state, queue, schedule)
 
     # ---- waiting ----------------------------------------------------------------------
 

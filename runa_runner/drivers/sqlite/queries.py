@@ -10,7 +10,7 @@ import re
 from importlib import resources
 
 #: PRAGMA user_version of a database this code created; bump with a migration.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _NAME_RE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 

@@ -1,4 +1,5 @@
--- runa-runner SQLite schema, version 1 (PRAGMA user_version = 1).
+-- runa-runner SQLite schema, version 2 (PRAGMA user_version = 2; version 2 added
+-- schedule_slots, so a version-1 file gets it by running these idempotent statements).
 --
 -- One row per job in `jobs`, whatever its state:
 --   pending   waiting; "delayed" is not stored, it is pending with available_at > now
@@ -56,4 +57,16 @@ CREATE TABLE IF NOT EXISTS instances (
     instance   TEXT NOT NULL,
     expires_at REAL NOT NULL,
     PRIMARY KEY (worker, instance)
+);
+
+-- Per schedule (DESIGN §10): the newest slot claimed (watermark, epoch seconds), and the
+-- last slot that pushed a job with that job's id. A claim is one transaction: an UPDATE
+-- (or INSERT) guarded by watermark < slot, then the job's INSERT (sql/schedules.sql).
+CREATE TABLE IF NOT EXISTS schedule_slots (
+    queue     TEXT NOT NULL,
+    schedule  TEXT NOT NULL,
+    watermark REAL NOT NULL,
+    fired     REAL,
+    job_id    TEXT,
+    PRIMARY KEY (queue, schedule)
 );

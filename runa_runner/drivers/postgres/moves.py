@@ -1,0 +1,141 @@
+"""The driver's calls as plans: generators that yield ``(statement, parameters)`` and are
+sent each statement's rows back. One plan serves the async pool, the sync pool and a
+caller's own connection alike (``runner.py`` drives them), so push from sync code and
+push inside a caller's transaction run exactly the SQL an async push runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Generator, Mapping, Sequence
+from typing import Any, TypeVar
+
+from ...errors import DriverError
+from ...records import CorruptRecord, corrupt_error, preview
+from ..base import LEASE_LOST, Outcome, PushItem, Reserved, unique_lock_key
+from . import records
+
+T = TypeVar("T")
+Statement = tuple[bytes, Mapping[str, Any]]
+Rows = list[tuple[Any, ...]]
+Plan = Generator[Statement, Rows, T]
+
+log = logging.getLogger("runa_runner.postgres")
+
+#: Times a unique push looks again for a holder that committed after its snapshot.
+UNIQUE_TRIES = 20
+
+
+def push(q: Mapping[str, bytes], items: Sequence[PushItem], channel: str,
+         notify: bool) -> Plan[list[str]]:
+    """Insert the batch: one statement for the jobs without a unique key, one per job with
+    one (a held key returns its holder's id instead)."""
+    ids = [item.envelope.id for item in items]
+    plain = [item for item in items if item.envelope.unique is None]
+    if len(plain) == 1:
+        one = plain[0]
+        yield q["push_one"], {
+            "id": one.envelope.id, "queue": one.envelope.queue,
+            "envelope": one.wire or one.envelope.to_json(), "delay": float(one.delay),
+            "max_attempts": one.envelope.max_attempts, "channel": channel, "notify": notify,
+        }
+    elif plain:
+        yield q["push"], {
+            "ids": [i.envelope.id for i in plain],
+            "queues": [i.envelope.queue for i in plain],
+            "envelopes": [i.wire or i.envelope.to_json() for i in plain],
+            "delays": [float(i.delay) for i in plain],
+            "max_attempts": [i.envelope.max_attempts for i in plain],
+            "channel": channel, "notify": notify,
+        }
+    for n, item in enumerate(items):
+        if item.envelope.unique is not None:
+            ids[n] = yield from _push_unique(q, item, channel, notify)
+    return ids
+
+
+def statement_count(items: Sequence[PushItem]) -> int:
+    """How many statements ``push`` runs (one needs no transaction of its own)."""
+    unique = sum(1 for item in items if item.envelope.unique is not None)
+    return unique + (1 if unique < len(items) else 0)
+
+
+def _push_unique(q: Mapping[str, bytes], item: PushItem, channel: str,
+                 notify: bool) -> Plan[str]:
+    env = item.envelope
+    assert env.unique is not None
+    params = {
+        "id": env.id, "queue": env.queue, "envelope": item.wire or env.to_json(),
+        "delay": float(item.delay), "max_attempts": env.max_attempts,
+        "key": unique_lock_key(env.queue, env.job, env.unique),
+        "unique_for": item.unique_for, "unique_until": item.unique_until,
+        "channel": channel, "notify": notify,
+    }
+    for _ in range(UNIQUE_TRIES):
+        rows = yield q["push_unique"], params
+        if rows and rows[0][0] is not None:
+            holder: str = rows[0][0]
+            return holder
+    raise DriverError(f"postgres driver: the unique lock of job {env.id} kept changing hands")
+
+
+def reserve(q: Mapping[str, bytes], queue: str, count: int, lease: float) -> Plan[list[Reserved]]:
+    """Reserve up to ``count`` due jobs; rows that cannot be read go to failed at once and
+    never reach a worker.
+
+    The move is a second statement right after the reserve, on the same connection and
+    fenced by the reserve's token, not one transaction with it: no other worker can take
+    the row in between (it is reserved to this token), and if this process dies in
+    between, the lease lapses and the next reserve finds and moves it (or, on its last
+    attempt, it fails as lease lost). One statement per reserve instead of a transaction
+    of two halves its cost (measured: 5 ms against 12 ms on a loaded 2-core machine).
+    """
+    token = os.urandom(8).hex()
+    rows = yield q["reserve"], {"queue": queue, "count": count, "token": token,
+                                "lease": float(lease), "lease_lost": LEASE_LOST}
+    out: list[Reserved] = []
+    bad: list[tuple[str, CorruptRecord, Any]] = []
+    for job_id, raw, attempt, enqueued_at, available_at, lease_until in rows:
+        try:
+            env = records.envelope(raw, job_id, queue, attempt, enqueued_at, available_at)
+        except CorruptRecord as exc:
+            bad.append((job_id, exc, raw))
+            continue
+        out.append(Reserved(env, token, float(lease_until)))
+    if bad:
+        for job_id, defect, _ in bad:
+            log.warning("postgres driver: job %s on queue %s cannot be read, moved to failed: %s",
+                        job_id, queue, defect)
+        yield q["to_failed"], {
+            "ids": [b[0] for b in bad], "tokens": [token] * len(bad),
+            "errors": [corrupt_error(b[1]) for b in bad],
+            "tracebacks": ["raw record: " + preview(b[2]) for b in bad],
+        }
+    return out
+
+
+def settle(q: Mapping[str, bytes], outcomes: Sequence[Outcome], channel: str,
+           notify: bool, stats: Mapping[str, Any]) -> Plan[list[bool]]:
+    """Every outcome in one statement, with the waiting worker counters (``stats``, see
+    counters.py); True where the token still held the lease."""
+    rows = yield q["settle"], {
+        **stats,
+        "kinds": [o.kind for o in outcomes],
+        "queues": [o.queue for o in outcomes],
+        "ids": [o.job_id for o in outcomes],
+        "tokens": [o.token for o in outcomes],
+        "delays": [max(float(o.delay), 0.0) for o in outcomes],
+        "give_back": [1 if o.give_back_attempt else 0 for o in outcomes],
+        "errors": [o.error if o.kind == "release" else (o.error or "failed") for o in outcomes],
+        "tracebacks": [o.traceback for o in outcomes],
+        "channel": channel, "notify": notify,
+    }
+    held = {row[0] for row in rows if row[0] is not None}
+    return [o.job_id in held for o in outcomes]
+
+
+def one(statement: bytes, params: Mapping[str, Any]) -> Plan[Rows]:
+    """A single statement; its rows."""
+    rows = yield statement, params
+    return rows

@@ -1,0 +1,63 @@
+"""The SQL of the PostgreSQL driver, read once from ``sql/*.sql`` with importlib.resources.
+
+``queries.sql`` holds one statement per ``-- name: NAME`` block; :func:`statements`
+returns them for one schema, with the quoted schema name put in place of ``{schema}``.
+``schema.sql`` creates the tables of :data:`SCHEMA_VERSION`.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+#: The version a schema created by this code records in its ``schema_version`` table.
+SCHEMA_VERSION = 2
+
+_NAME_RE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+
+def _read(name: str) -> str:
+    folder = resources.files(__package__ or "").joinpath("sql")
+    return folder.joinpath(name).read_text(encoding="utf-8")
+
+
+def parse_named(text: str) -> dict[str, str]:
+    """Split ``-- name: X`` blocks into ``{X: statement}`` (comment lines dropped)."""
+    parts = _NAME_RE.split(text)
+    out: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        lines = [ln for ln in body.splitlines() if ln.strip() and not ln.lstrip().startswith("--")]
+        out[name] = "\n".join(lines).strip().rstrip(";")
+    return out
+
+
+def split_script(text: str) -> list[str]:
+    """The statements of a script with ``--`` comment lines and no ``;`` inside literals."""
+    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a PostgreSQL quoted identifier (any text is safe inside)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+_QUERIES = parse_named(_read("queries.sql"))
+_SCHEMA = split_script(_read("schema.sql"))
+
+
+@cache
+def statements(schema: str) -> dict[str, bytes]:
+    """Every statement by name for ``schema`` (bytes, as psycopg takes a query built at
+    run time); ``reserve`` and ``recover`` are composed from their fragments."""
+    q = {k: v.replace("{schema}", quote_ident(schema)) for k, v in _QUERIES.items()}
+    q["recover"] = q["recover_ctes"] + "\n" + q.pop("recover_tail")
+    q["reserve"] = q["recover_ctes"] + "\n" + q.pop("reserve_tail")
+    del q["recover_ctes"]
+    return {k: v.encode() for k, v in q.items()}
+
+
+def schema_statements(schema: str) -> list[bytes]:
+    """The idempotent statements that create ``schema``'s tables."""
+    return [s.replace("{schema}", quote_ident(schema)).encode() for s in _SCHEMA]
