@@ -128,7 +128,7 @@ class WorkerMetrics(Observer):
         self._child(self.fires, name, "fired").inc()
         self._child(self.lateness, name).set(lateness)
 
-    def on_schedule_skipped(self, schedule: str, slot: float, job_id: str) -> None:
+    def on_schedule_skipped(self, schedule: str, slot: float, running: str) -> None:
         self._child(self.fires, self._schedule(schedule), "skipped").inc()
 
     def on_schedule_missed(self, schedule: str, slot: float, count: int) -> None:
