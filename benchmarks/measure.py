@@ -9,6 +9,7 @@ queue is filled first, then one worker process is started on it.
 from __future__ import annotations
 
 import contextlib
+import resource
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +149,49 @@ def soak(driver: str, root: Path, jobs: int) -> str:
     return (f"runa-runner/{driver}: {jobs:,}-job drain at {rate:,.0f} jobs/s; RSS "
             f"{early / MB:.1f} MB after 10% of the jobs, peak {worker.peak_rss / MB:.1f} MB "
             f"({growth:+.1f}%)")
+
+
+def metrics_overhead(driver: str, root: Path, cfg: Config, concurrency: int = 64) -> str:
+    """Drains of ``work wN --burst`` without and with ``--metrics``, alternated in one run
+    (so both see the same machine), and how much slower the metered drain is; also the
+    worker's CPU time per job (its boot included), steadier than rates on a busy machine."""
+    reason = runa.unavailable(driver)
+    if reason or driver == "memory":
+        return f"runa-runner/{driver}: overhead not run ({reason or 'needs a worker process'})"
+    target = runa.make_target(driver, root)
+    rates: dict[str, list[float]] = {"plain": [], "metrics": []}
+    cpu: dict[str, list[float]] = {"plain": [], "metrics": []}
+    for _ in range(cfg.repeats):
+        for kind, extra in (("plain", []), ("metrics", ["--metrics", "127.0.0.1:0"])):
+            with namespace(target, driver):
+                run_pusher(target, "bulk", cfg.jobs)
+                argv = [*runa.worker_argv(driver, concurrency, cfg.jobs, burst=True), *extra]
+                before = children_cpu()
+                worker = Worker(target, argv)
+                try:
+                    code = worker.wait_exit(cfg.drain_timeout)
+                finally:
+                    worker.stop()
+                if code != 0:
+                    raise BenchFailed(f"work --burst exited {code}: see {worker.log}")
+                cpu[kind].append((children_cpu() - before) / cfg.jobs * 1e6)
+                rates[kind].append(drain_rate(target.out, cfg.jobs))
+    plain, metered = (Spread.of(rates[k]) for k in ("plain", "metrics"))
+    assert plain is not None and metered is not None
+    slower = (1 - metered.median / plain.median) * 100
+    plain_cpu, metered_cpu = (Spread.of(cpu[k]) for k in ("plain", "metrics"))
+    assert plain_cpu is not None and metered_cpu is not None
+    more = (metered_cpu.median / plain_cpu.median - 1) * 100
+    return (f"runa-runner/{driver}: drain w{concurrency} {plain.median:,.0f} jobs/s "
+            f"({plain.low:,.0f}–{plain.high:,.0f}); with --metrics {metered.median:,.0f} "
+            f"({metered.low:,.0f}–{metered.high:,.0f}): {slower:+.1f}% slower; worker CPU "
+            f"{plain_cpu.median:.0f} vs {metered_cpu.median:.0f} µs/job: {more:+.1f}%")
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's children that have exited (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def serve_latency(target: Target, argv: list[str], cfg: Config) -> list[float]:

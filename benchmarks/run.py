@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick            # one short repeat: checks that it all runs
     python benchmarks/run.py --drivers redis --peers arq,celery
     python benchmarks/run.py --write-readme     # also rewrites the README's Benchmarks table
+    python benchmarks/run.py --metrics-overhead --drivers sqlite,redis   # drain +/- --metrics
 
 What is measured and how: benchmarks/README.md.
 """
@@ -21,7 +22,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import report  # noqa: E402  (the benchmark modules live next to this script)
-from measure import Config, Row, measure_peer, measure_runa, soak  # noqa: E402
+from measure import (  # noqa: E402
+    Config,
+    Row,
+    measure_peer,
+    measure_runa,
+    metrics_overhead,
+    soak,
+)
 from peers import DEFAULT, all_peers  # noqa: E402
 
 DRIVERS = ("memory", "sqlite", "redis", "amqp", "postgres")
@@ -46,6 +54,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--soak", type=int, metavar="JOBS",
                    help="instead of the tables: one drain of JOBS jobs per driver (c=8), "
                         "RSS after 10%% of them vs the peak (e.g. 200000)")
+    p.add_argument("--metrics-overhead", action="store_true",
+                   help="instead of the tables: drains of work w64 --burst without and with "
+                        "--metrics, alternated, per driver, and how much slower with")
     p.add_argument("--write-readme", action="store_true",
                    help="rewrite the Benchmarks section of README.md")
     args = p.parse_args(argv)
@@ -86,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="runa-bench-") as tmp:
             for driver in names(args.drivers):
                 print(soak(driver, Path(tmp), args.soak), flush=True)
+        return 0
+    if args.metrics_overhead:
+        with tempfile.TemporaryDirectory(prefix="runa-bench-") as tmp:
+            for driver in names(args.drivers):
+                print(metrics_overhead(driver, Path(tmp), cfg), flush=True)
         return 0
     started = time.monotonic()
     runa: dict[str, Row] = {}

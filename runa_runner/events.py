@@ -56,7 +56,7 @@ class Observer:
         """The run's lease could not be renewed: it is being cancelled."""
 
     def on_driver_down(self, worker: str, driver: str, error: BaseException) -> None:
-        """Calls to ``driver`` (its description) started failing."""
+        """Calls to ``driver`` (its manifest name) started failing."""
 
     def on_driver_up(self, worker: str, driver: str) -> None:
         """Calls to ``driver`` work again."""
@@ -185,17 +185,59 @@ class Counter(Observer):
 
 
 class JobLog(Observer):
-    """One DEBUG line when a run starts and one when it is settled (``work --verbose``)."""
+    """A unit's log records about its runs, with ``extra=`` fields (DESIGN §11): a start and
+    a success at DEBUG (``work --verbose``), a retry at INFO with the error's first line, a
+    final failure at WARNING with the error (its traceback at DEBUG; it is also kept with
+    the job, for ``runa-runner job ID``). Lease loss and driver outages are logged where
+    they are seen (the unit's renewal loop, :mod:`~runa_runner.outage`), once per batch."""
 
     def on_started(self, worker: str, envelope: Envelope) -> None:
         if log.isEnabledFor(logging.DEBUG):
             log.debug("job %s %s attempt %d/%d started", envelope.job, envelope.id,
-                      envelope.attempt, envelope.max_attempts)
+                      envelope.attempt, envelope.max_attempts,
+                      extra=_fields("job.started", worker, envelope))
 
     def on_settled(self, worker: str, envelope: Envelope, outcome: Outcome, held: bool,
                    duration: float) -> None:
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("job %s %s %s", envelope.job, envelope.id, outcome.kind)
+        name = outcome_name(outcome)
+        extra = _fields(f"job.{name}", worker, envelope, duration=round(duration, 6))
+        if not held:
+            extra["event"] = "job.unheld"
+            log.info("job %s %s %s after its lease was lost: nothing recorded", envelope.job,
+                     envelope.id, name, extra=extra)
+        elif name == "succeeded":
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("job %s %s succeeded", envelope.job, envelope.id, extra=extra)
+        elif name == "retried":
+            extra["error"] = first_line(outcome.error)
+            log.info("job %s %s attempt %d/%d failed, retry in %gs: %s", envelope.job,
+                     envelope.id, envelope.attempt, envelope.max_attempts, outcome.delay,
+                     extra["error"], extra=extra)
+        elif name == "released":
+            log.info("job %s %s released to its queue (worker stopping; attempt given back)",
+                     envelope.job, envelope.id, extra=extra)
+        else:
+            _failed(envelope, outcome, extra)
+
+
+def _failed(envelope: Envelope, outcome: Outcome, extra: dict[str, Any]) -> None:
+    extra["error"] = outcome.error or ""
+    log.warning("job %s %s failed for good after attempt %d/%d: %s", envelope.job, envelope.id,
+                envelope.attempt, envelope.max_attempts, first_line(outcome.error), extra=extra)
+    if outcome.traceback and log.isEnabledFor(logging.DEBUG):
+        log.debug("job %s %s traceback:\n%s", envelope.job, envelope.id,
+                  outcome.traceback.rstrip(), extra={**extra, "event": "job.traceback"})
+
+
+def _fields(event: str, worker: str, env: Envelope, **more: Any) -> dict[str, Any]:
+    return {"event": event, "worker": worker, "queue": env.queue, "job": env.job, "id": env.id,
+            "attempt": env.attempt, **more}
+
+
+def first_line(text: str | None) -> str:
+    """A message's first non-blank line (an error as one log line)."""
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else ""
 
 
 #: Counter's slot per outcome kind.

@@ -45,12 +45,15 @@ class Outage:
         self.events = events or Observer()
         #: id(driver) -> its label in log lines; drivers not named here get a generic label.
         self._labels: dict[int, str] = {}
+        #: id(driver) -> its manifest name (what observers are told: a metric label).
+        self._names: dict[int, str] = {}
         #: id(driver) -> (monotonic time its outage began, whether it worked before).
         self._down: dict[int, tuple[float, bool]] = {}
 
     def name(self, driver: Driver, name: str) -> None:
         """Give ``driver`` the label the log lines use: its name and redacted target."""
         self._labels[id(driver)] = f"driver '{name}' ({describe_target(driver)})"
+        self._names[id(driver)] = name
 
     @property
     def down(self) -> bool:
@@ -69,8 +72,9 @@ class Outage:
             return
         self._down[id(driver)] = (time.monotonic(), not starting)
         log.warning("worker %s: %s unavailable, retrying with backoff: %s",
-                    self.worker, self._label(driver), exc)
-        self.events.on_driver_down(self.worker, self._label(driver), exc)
+                    self.worker, self._label(driver), exc,
+                    extra={"event": "driver.down", "worker": self.worker, "error": str(exc)})
+        self.events.on_driver_down(self.worker, self._name(driver), exc)
 
     def recovered(self, driver: Driver, began: float) -> None:
         """A call to ``driver`` begun at monotonic ``began`` succeeded."""
@@ -79,11 +83,15 @@ class Outage:
             return
         del self._down[id(driver)]
         log.warning("worker %s: %s available%s", self.worker, self._label(driver),
-                    " again" if state[1] else "")
-        self.events.on_driver_up(self.worker, self._label(driver))
+                    " again" if state[1] else "",
+                    extra={"event": "driver.up", "worker": self.worker})
+        self.events.on_driver_up(self.worker, self._name(driver))
 
     def _label(self, driver: Driver) -> str:
         return self._labels.get(id(driver)) or f"driver {describe_target(driver)}"
+
+    def _name(self, driver: Driver) -> str:
+        return self._names.get(id(driver)) or self._label(driver)
 
 
 async def open_when_up(registry: Registry, name: str, outage: Outage,

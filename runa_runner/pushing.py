@@ -16,6 +16,7 @@ from .events import Observer
 from .job import Envelope, new_id
 from .limits import MAX_DEPTH, MAX_PAYLOAD_DEPTH, MAX_RECORD_BYTES, check_setting
 from .middleware import compose
+from .observe import tracing
 from .records import too_deep
 from .specs import JobSpec, PushMiddleware, QueueSpec
 from .suggest import lookup
@@ -244,12 +245,15 @@ class Pusher:
         template, items = self._prepare(job, payloads, opts)
         store = self._store(template.queue, await self._open(template.queue.driver), connection)
         chain = (*self._middleware, *template.queue.middleware)
-        if chain:
-            ids = [await _through(chain, store, item) for item in items]
-        else:
-            ids = []
-            for start in range(0, len(items), DRIVER_BATCH):
-                ids.extend(await store(items[start:start + DRIVER_BATCH]))
+        with tracing.producing(template.queue.name, template.spec.name) as trace:
+            items = trace.stamp(items)
+            if chain:
+                ids = [await _through(chain, store, item) for item in items]
+            else:
+                ids = []
+                for start in range(0, len(items), DRIVER_BATCH):
+                    ids.extend(await store(items[start:start + DRIVER_BATCH]))
+            trace.stored(ids)
         self._events.on_pushed(template.queue.name, template.spec.name, ids)
         return ids
 
@@ -265,8 +269,11 @@ class Pusher:
         _, items = self._prepare(job, payloads, opts)
         push: Callable[..., list[str]] = blocking.push_blocking
         ids: list[str] = []
-        for start in range(0, len(items), DRIVER_BATCH):
-            ids.extend(push(items[start:start + DRIVER_BATCH], **extra))
+        with tracing.producing(template.queue.name, template.spec.name) as trace:
+            items = trace.stamp(items)
+            for start in range(0, len(items), DRIVER_BATCH):
+                ids.extend(push(items[start:start + DRIVER_BATCH], **extra))
+            trace.stored(ids)
         self._events.on_pushed(template.queue.name, template.spec.name, ids)
         return ids
 

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from . import observe
 from . import registry as registry_module
 from .drivers.base import Capability, Driver, Outcome, Reserved, StatsDelta
 from .errors import DriverError, StopTimedOut, WorkerFailed
@@ -62,7 +63,8 @@ class Unit:
         #: Everything this unit's runs do is told here: its counter, the --verbose lines,
         #: and the registry's observers (metrics, logs).
         self.events = Observers([self._counter, JobLog(), *registry.events])
-        self._middleware = (*registry.run_middleware, *self.spec.middleware)
+        self._middleware = (*observe.run_middleware(worker), *registry.run_middleware,
+                            *self.spec.middleware)
         self._inflight: dict[str, Running] = {}
         self._threads: set[asyncio.Future[Any]] = set()
         self._changed = asyncio.Event()
@@ -394,7 +396,9 @@ class Unit:
                 # After an outage many leases are found lapsed at once: one line, not one each.
                 env = lost[0].reserved.envelope
                 log.warning("%d run(s) lost their lease (first: job %s %s): cancelling them",
-                            len(lost), env.job, env.id)
+                            len(lost), env.job, env.id, extra={
+                                "event": "lease.lost", "worker": self.name, "queue": env.queue,
+                                "job": env.job, "id": env.id, "attempt": env.attempt})
             for r in lost:
                 self.events.on_lease_lost(self.name, r.reserved.envelope)
                 r.reason = "lease"

@@ -18,7 +18,7 @@ from ..errors import RunaError
 
 #: Subcommand modules, in help order.
 COMMANDS = ("validate", "schema", "work", "push", "list_cmd", "failed", "job_cmd", "schedule",
-            "dashboard")
+            "metrics_cmd", "dashboard")
 
 
 class Parser(argparse.ArgumentParser):

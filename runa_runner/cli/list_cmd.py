@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from typing import Any
 
 from ..inspection import Inspector
@@ -23,23 +24,54 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                                    "Numbers a driver cannot give (in-process or unreachable) "
                                    "show as '-' (null in JSON).")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--watch", metavar="SECONDS", nargs="?", type=seconds, const=2.0,
+                   default=None, help="redraw the tables every SECONDS (default 2) until "
+                                      "Ctrl-C; not on a terminal, print a new snapshot each time")
     p.set_defaults(func=run)
+
+
+def seconds(text: str) -> float:
+    """argparse type of --watch: a positive number of seconds (or a duration like 500ms)."""
+    value = context.duration(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
     registry = context.load(args, import_handlers=False)
+    if args.watch is not None:
+        from . import watch
+
+        return watch.run(registry, args.watch, lambda r: snapshot(r, args.json),
+                         live=not args.json)
     queues, workers, down = context.run_with(registry, gather)
     output.warn_unreachable(down)
     if args.json:
-        output.print_json({
-            "queues": [dataclasses.asdict(q) for q in queues],
-            "workers": [dataclasses.asdict(w) for w in workers],
-        })
+        output.print_json(as_dict(queues, workers))
         return 0
-    output.print_table(QUEUE_HEADERS, (dataclasses.astuple(q) for q in queues))
-    print()
-    output.print_table(WORKER_HEADERS, (dataclasses.astuple(w) for w in workers))
+    print(tables(queues, workers))
     return 0
+
+
+async def snapshot(registry: Registry, as_json: bool) -> tuple[str, dict[str, str]]:
+    """What ``list`` (``--json``: on one line) prints now, and the unreachable drivers."""
+    queues, workers, down = await gather(registry)
+    if as_json:
+        return json.dumps(as_dict(queues, workers), ensure_ascii=False), down
+    return tables(queues, workers), down
+
+
+def as_dict(queues: list[QueueInfo], workers: list[WorkerInfo]) -> dict[str, Any]:
+    """``list --json``'s object."""
+    return {"queues": [dataclasses.asdict(q) for q in queues],
+            "workers": [dataclasses.asdict(w) for w in workers]}
+
+
+def tables(queues: list[QueueInfo], workers: list[WorkerInfo]) -> str:
+    """Both tables of ``list``, a blank line between them."""
+    return (output.table(QUEUE_HEADERS, (dataclasses.astuple(q) for q in queues)) + "\n\n"
+            + output.table(WORKER_HEADERS, (dataclasses.astuple(w) for w in workers)))
 
 
 async def gather(

@@ -17,18 +17,18 @@ import logging
 from typing import Any
 
 from ..errors import StopTimedOut, WorkerFailed
+from ..observe import logs
 from ..outage import describe_target
 from ..registry import Registry
 from ..schedules.scheduler import Scheduler
 from ..worker import Unit
 from . import context
+from .metrics_cmd import address
 from .signals import EarlySignals, Stopper, run_loop
 
 log = logging.getLogger("runa_runner.cli")
 #: Seconds a stopping scheduler may take to finish its pass before it is cancelled.
 SCHEDULER_STOP = 5.0
-#: Our stderr log handler (added once, even when main() runs several times in a process).
-HANDLER_NAME = "runa-runner-cli"
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -43,7 +43,14 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="exit once no job is due now and none is running")
     p.add_argument("--no-schedules", action="store_true",
                    help="do not fire the schedules of these pools' queues")
-    p.add_argument("-v", "--verbose", action="store_true", help="log every job (DEBUG)")
+    p.add_argument("--log-level", type=str.upper, choices=logs.LEVELS, default="INFO",
+                   help="least severe records shown, handlers' own included (default INFO)")
+    p.add_argument("--log-format", choices=logs.FORMATS, default="text",
+                   help="text lines, or one JSON object a line (default text)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="same as --log-level DEBUG: a line per job")
+    p.add_argument("--metrics", metavar="HOST:PORT", type=address, default=None,
+                   help="serve this process's Prometheus metrics at http://HOST:PORT/metrics")
     p.set_defaults(func=run, work_parser=p)
 
 
@@ -55,11 +62,12 @@ def run(args: argparse.Namespace) -> int:
     # A signal while the manifest and its handlers load is a stop before the start (exit 0).
     early = EarlySignals.catch()
     try:
-        setup_logging(verbose=args.verbose)
+        logs.setup("DEBUG" if args.verbose else args.log_level, args.log_format)
         registry = context.load(args)
         names = list(registry.workers) if args.all else list(dict.fromkeys(args.workers))
         for name in names:
             registry.worker_spec(name)  # unknown name: one line with did-you-mean, exit 1
+        observe(registry, names, args.metrics)
     except BaseException:
         early.restore()
         raise
@@ -75,15 +83,25 @@ def schedules_of(registry: Registry, workers: list[str]) -> list[str]:
 
 
 def setup_logging(*, verbose: bool) -> None:
-    """Start/stop lines (INFO) and, with --verbose, one line per job (DEBUG), on stderr."""
-    root = logging.getLogger()
-    if not any(h.get_name() == HANDLER_NAME for h in root.handlers):
-        handler = logging.StreamHandler()
-        handler.set_name(HANDLER_NAME)
-        handler.setFormatter(logging.Formatter("runa-runner: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    logging.getLogger("runa_runner").setLevel(logging.DEBUG if verbose else logging.INFO)
+    """The logging of ``work`` at INFO (DEBUG with ``verbose``), text lines on stderr."""
+    logs.setup("DEBUG" if verbose else "INFO")
+
+
+def observe(registry: Registry, names: list[str], metrics: tuple[str, int] | None) -> None:
+    """With --metrics, serve this process's metrics (an observer of its run events)."""
+    if metrics is None:
+        return
+    from ..observe import metrics as worker_metrics
+    from ..observe import prom
+
+    observer = worker_metrics.WorkerMetrics(
+        worker_metrics.Names(list(registry.queues), list(registry.jobs), list(registry.drivers),
+                             list(registry.schedules)),
+        names, {n: [q.driver for q in registry.queues_of(n)] for n in names})
+    registry.events.add(observer)
+    server = prom.serve(metrics, observer.registry)
+    log.info("serving metrics on http://%s:%d/metrics", metrics[0], server.server_port,
+             extra={"event": "metrics.listening"})
 
 
 async def serve(registry: Registry, names: list[str], burst: bool, stopper: Stopper,
@@ -140,21 +158,25 @@ async def run_unit(unit: Unit, burst: bool, stopper: Stopper) -> bool:
     if stopper.stopping:  # the signal came as the drivers answered
         log.info("worker %s stopped before it started", unit.name)
         return False
-    log.info("worker %s started (%s)", unit.name, summary(unit))
+    log.info("worker %s started (%s)", unit.name, summary(unit), extra=_worker("started", unit))
     try:
         await unit.run(burst=burst)
     except StopTimedOut:
         log.warning("worker %s stopped %s (%s)", unit.name, stop_reason(unit, stopper),
-                    counters(unit))
+                    counters(unit), extra=_worker("stopped", unit))
         return True
     except WorkerFailed as exc:
         # The traceback was logged when the side task died; this is the verdict.
         log.error("worker %s stopped: %s (%s)", unit.name, exc.message.split(": ", 1)[-1],
-                  counters(unit))
+                  counters(unit), extra={**_worker("stopped", unit), "error": exc.message})
         await stopper.stop_all()  # the process exits 1: stop the other pools gracefully
         return True
-    log.info("worker %s stopped (%s)", unit.name, counters(unit))
+    log.info("worker %s stopped (%s)", unit.name, counters(unit), extra=_worker("stopped", unit))
     return False
+
+
+def _worker(what: str, unit: Unit) -> dict[str, str]:
+    return {"event": f"worker.{what}", "worker": unit.name}
 
 
 def stop_reason(unit: Unit, stopper: Stopper) -> str:

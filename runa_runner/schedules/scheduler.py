@@ -191,8 +191,8 @@ class Scheduler:
             self._emit(ScheduleEvent(spec.name, "fired", step.slot, result.job_id, late))
             log.info("schedule %s fired for %s: job %s on queue %s (%.3fs late)", spec.name,
                      utc_iso(step.slot), result.job_id, spec.queue, late,
-                     extra={"schedule": spec.name, "job": spec.job, "queue": spec.queue,
-                            "id": result.job_id})
+                     extra={"event": "schedule.fired", "schedule": spec.name, "job": spec.job,
+                            "queue": spec.queue, "id": result.job_id})
         elif result.outcome == "skipped":
             self._emit(ScheduleEvent(spec.name, "skipped", step.slot, result.job_id))
             log.info("schedule %s skipped %s: its previous job %s is still running "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -129,6 +130,10 @@ class Worker:
         wait_for(found, f"stderr line {text!r}; got {self.stderr}")
         return next(line for line in self.stderr if text in line)
 
+    def messages(self) -> list[str]:
+        """The stderr lines so far, log lines reduced to their messages."""
+        return [message(line) for line in self.stderr]
+
     def signal(self, sig: signal.Signals) -> None:
         self.proc.send_signal(sig)
 
@@ -145,6 +150,16 @@ class Worker:
         self._reader.join(5)
         if self.proc.stderr is not None:
             self.proc.stderr.close()
+
+
+#: What ``work`` puts before each record's message in its text lines (README "Observability").
+LOG_PREFIX = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+                        r"(DEBUG|INFO|WARNING|ERROR|CRITICAL) +[\w.]+: ")
+
+
+def message(line: str) -> str:
+    """A ``work`` log line without its time, level and logger (other lines unchanged)."""
+    return LOG_PREFIX.sub("", line, count=1) if LOG_PREFIX.match(line) else line
 
 
 def wait_for(condition: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:

@@ -28,9 +28,9 @@ def test_push_then_burst_runs_the_job(project: Project) -> None:
 
     assert project.lines("record.log") == ["hello"]
     assert done.stdout == ""
-    assert "runa-runner: worker main started (queues: main, fragile, scratch; concurrency 4" \
-        in done.stderr
-    assert "runa-runner: worker main stopped" in done.stderr
+    assert " INFO    runa_runner.cli: worker main started (queues: main, fragile, scratch; " \
+        "concurrency 4" in done.stderr
+    assert " INFO    runa_runner.cli: worker main stopped" in done.stderr
     assert project.queue("main")["pending"] == 0
     assert project.run("job", job_id, ok=False).returncode == 1  # succeeded jobs are deleted
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from chaos.servers import RedisServer, free_port
 
-from .conftest import Project, wait_for
+from .conftest import Project, message, wait_for
 
 REDIS_MANIFEST = """\
 drivers:
@@ -101,15 +101,15 @@ def test_work_waits_for_a_redis_that_is_down_then_starts_once_it_is_up(
     try:
         down = worker.wait_line("unavailable")
         label = f"driver 'q' ({server.url})"
-        assert down.startswith(f"runa-runner: worker main: {label} unavailable, retrying "
+        assert message(down).startswith(f"worker main: {label} unavailable, retrying "
                                "with backoff: ")
         assert not any("started" in line for line in worker.stderr)
         server.start()
         worker.wait_line("worker main started")
-        assert worker.stderr == [
-            down,
-            f"runa-runner: worker main: {label} available",
-            f"runa-runner: worker main started (queues: main; concurrency 1; driver q "
+        assert worker.messages() == [
+            message(down),
+            f"worker main: {label} available",
+            f"worker main started (queues: main; concurrency 1; driver q "
             f"{server.url})",
         ]
         project.push("note.record", {"text": "after the outage"})
@@ -129,10 +129,10 @@ def test_sigterm_while_waiting_for_the_driver_exits_0(tmp_path: Path) -> None:
         down = worker.wait_line("unavailable")
         worker.signal(signal.SIGTERM)
         assert worker.wait() == 0
-        assert worker.stderr == [
-            down,
-            "runa-runner: SIGTERM received: stopping gracefully (send it again to stop at once)",
-            "runa-runner: worker main stopped before it started",
+        assert worker.messages() == [
+            message(down),
+            "SIGTERM received: stopping gracefully (send it again to stop at once)",
+            "worker main stopped before it started",
         ]
     finally:
         worker.close()
@@ -145,9 +145,9 @@ def test_sigterm_while_handlers_load_exits_0(tmp_path: Path) -> None:
         wait_for(lambda: (tmp_path / "importing").exists(), "the handler module to load")
         worker.signal(signal.SIGTERM)
         assert worker.wait() == 0
-        assert worker.stderr == [
-            "runa-runner: SIGTERM received: stopping gracefully (send it again to stop at once)",
-            "runa-runner: worker main stopped before it started",
+        assert worker.messages() == [
+            "SIGTERM received: stopping gracefully (send it again to stop at once)",
+            "worker main stopped before it started",
         ]
     finally:
         worker.close()
@@ -161,15 +161,15 @@ def test_a_side_task_that_dies_logs_its_traceback_and_work_exits_1(tmp_path: Pat
         assert worker.wait() == 1
     finally:
         worker.close()
-    lines = worker.stderr
-    header = ("runa-runner: worker main: side task 'settler' died unexpectedly "
+    lines = worker.messages()
+    header = ("worker main: side task 'settler' died unexpectedly "
               "(RuntimeError: stats store broke); stopping the worker")
     assert header in lines, lines
     at = lines.index(header)
     assert lines[at + 1] == "Traceback (most recent call last):"
     assert "RuntimeError: stats store broke" in lines[at + 2:]
     assert lines[-1] == (
-        "runa-runner: worker main stopped: side task 'settler' died unexpectedly "
+        "worker main stopped: side task 'settler' died unexpectedly "
         "(RuntimeError: stats store broke); its running jobs were released "
         "(processed 1: 1 succeeded, 0 failed, 0 retried)")
     assert sum(line == "Traceback (most recent call last):" for line in lines) == 1
@@ -180,8 +180,8 @@ def test_burst_gives_up_on_a_stuck_sync_thread_after_stop_timeout(project: Proje
                           "--retry", "0")
     done = project.run("work", "hasty", "--burst", ok=False, timeout=30)
     assert done.returncode == 1, done.stderr
-    assert done.stderr.splitlines()[-1] == (
-        "runa-runner: worker hasty stopped after stop_timeout (0.3s): abandoned 1 sync "
+    assert message(done.stderr.splitlines()[-1]) == (
+        "worker hasty stopped after stop_timeout (0.3s): abandoned 1 sync "
         "handler thread(s) still running past their timeout, whose jobs were already settled "
         "(processed 1: 0 succeeded, 1 failed, 0 retried)")
     info = project.json("job", job_id)

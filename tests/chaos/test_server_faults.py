@@ -6,6 +6,7 @@ and logs one line per outage, not a flood.
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import time
@@ -206,11 +207,21 @@ def test_rabbitmq_faults_mid_drain_lose_nothing(
     assert [line for line in lines if is_client_noise(line)] == []
 
 
+#: The time, level and logger before each message of a ``work`` log line.
+LOG_PREFIX = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+Z [A-Z]+ +[\w.]+: ")
+
+
+def message(line: str) -> str:
+    return LOG_PREFIX.sub("", line, count=1)
+
+
 #: Lines the AMQP client libraries log on their own (and their tracebacks).
 CLIENT_NOISE = ("Unexpected connection close", "Cancelling cause reader", "Callback <",
                 "Traceback", "Task exception", "  ")
 
 
 def is_client_noise(line: str) -> bool:
-    text = line.removeprefix("runa-runner: ")
-    return text.startswith(CLIENT_NOISE) or not line.startswith("runa-runner: ")
+    """A client library's own record, or a line that is no log record (a traceback's)."""
+    if not LOG_PREFIX.match(line):
+        return True
+    return message(line).startswith(CLIENT_NOISE)
