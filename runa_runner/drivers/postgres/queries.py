@@ -7,35 +7,17 @@ returns them for one schema, with the quoted schema name put in place of ``{sche
 
 from __future__ import annotations
 
-import re
 from functools import cache
-from importlib import resources
+
+from ..sqlfiles import parse_named, read_sql, split_script
 
 #: The version a schema created by this code records in its ``schema_version`` table.
 SCHEMA_VERSION = 2
 
-_NAME_RE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
-
-
 def _read(name: str) -> str:
-    folder = resources.files(__package__ or "").joinpath("sql")
-    return folder.joinpath(name).read_text(encoding="utf-8")
+    return read_sql(__package__ or "", name)
 
 
-def parse_named(text: str) -> dict[str, str]:
-    """Split ``-- name: X`` blocks into ``{X: statement}`` (comment lines dropped)."""
-    parts = _NAME_RE.split(text)
-    out: dict[str, str] = {}
-    for name, body in zip(parts[1::2], parts[2::2], strict=True):
-        lines = [ln for ln in body.splitlines() if ln.strip() and not ln.lstrip().startswith("--")]
-        out[name] = "\n".join(lines).strip().rstrip(";")
-    return out
-
-
-def split_script(text: str) -> list[str]:
-    """The statements of a script with ``--`` comment lines and no ``;`` inside literals."""
-    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
 def quote_ident(name: str) -> str:

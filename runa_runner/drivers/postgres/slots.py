@@ -14,8 +14,9 @@ from importlib import resources
 
 from ..base import FireResult, SlotClaim, SlotState
 from ..slots import slot_state
+from ..sqlfiles import parse_named
 from . import moves
-from .queries import parse_named, quote_ident
+from .queries import quote_ident
 
 _QUERIES = parse_named(resources.files(__package__ or "").joinpath("sql", "schedules.sql")
                        .read_text(encoding="utf-8"))

@@ -8,37 +8,18 @@ gains when it lacks it.
 
 from __future__ import annotations
 
-import re
-from importlib import resources
+from ..sqlfiles import parse_named, read_sql, split_script
 
 #: PRAGMA user_version of a database this code created; bump with a migration.
 SCHEMA_VERSION = 2
 
-_NAME_RE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
-
-
 def _read(name: str) -> str:
-    folder = resources.files(__package__ or "").joinpath("sql")
-    return folder.joinpath(name).read_text(encoding="utf-8")
-
-
-def parse_named(text: str) -> dict[str, str]:
-    """Split ``-- name: X`` blocks into ``{X: statement}`` (comment lines dropped)."""
-    parts = _NAME_RE.split(text)
-    out: dict[str, str] = {}
-    for name, body in zip(parts[1::2], parts[2::2], strict=True):
-        lines = [ln for ln in body.splitlines() if ln.strip() and not ln.lstrip().startswith("--")]
-        out[name] = "\n".join(lines).strip().rstrip(";")
-    return out
+    return read_sql(__package__ or "", name)
 
 
 #: Statement text by name.
 Q: dict[str, str] = parse_named(_read("queries.sql"))
 
-def split_script(text: str) -> list[str]:
-    """The statements of a script with ``--`` comment lines and no ``;`` inside literals."""
-    lines = [ln for ln in text.splitlines() if not ln.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
 #: The failed-count table and its triggers, by name (sql/failed_counts.sql).

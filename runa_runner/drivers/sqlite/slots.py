@@ -14,8 +14,8 @@ from importlib import resources
 
 from ..base import FireResult, SlotClaim, SlotState
 from ..slots import slot_state
+from ..sqlfiles import parse_named
 from .moves import push, recover_lapsed
-from .queries import parse_named
 
 Q = parse_named(resources.files(__package__ or "").joinpath("sql", "schedules.sql")
                 .read_text(encoding="utf-8"))
