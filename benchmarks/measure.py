@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import resource
+import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,16 +154,21 @@ def soak(driver: str, root: Path, jobs: int) -> str:
 
 def metrics_overhead(driver: str, root: Path, cfg: Config, concurrency: int = 64) -> str:
     """Drains of ``work wN --burst`` without and with ``--metrics``, alternated in one run
-    (so both see the same machine), and how much slower the metered drain is; also the
-    worker's CPU time per job (its boot included), steadier than rates on a busy machine."""
+    (so both see the same machine; the order flips every repeat, so neither is always the
+    second), and how much slower the metered drain is: the median of each repeat's pair
+    ratio, which cancels the machine's slow drifts; also the worker's CPU time per job (its
+    boot included, where --metrics imports prometheus-client), steadier than rates on a busy
+    machine."""
     reason = runa.unavailable(driver)
     if reason or driver == "memory":
         return f"runa-runner/{driver}: overhead not run ({reason or 'needs a worker process'})"
     target = runa.make_target(driver, root)
     rates: dict[str, list[float]] = {"plain": [], "metrics": []}
     cpu: dict[str, list[float]] = {"plain": [], "metrics": []}
-    for _ in range(cfg.repeats):
-        for kind, extra in (("plain", []), ("metrics", ["--metrics", "127.0.0.1:0"])):
+    kinds: list[tuple[str, list[str]]] = [("plain", []),
+                                          ("metrics", ["--metrics", "127.0.0.1:0"])]
+    for repeat in range(cfg.repeats):
+        for kind, extra in (kinds if repeat % 2 == 0 else kinds[::-1]):
             with namespace(target, driver):
                 run_pusher(target, "bulk", cfg.jobs)
                 argv = [*runa.worker_argv(driver, concurrency, cfg.jobs, burst=True), *extra]
@@ -178,14 +184,15 @@ def metrics_overhead(driver: str, root: Path, cfg: Config, concurrency: int = 64
                 rates[kind].append(drain_rate(target.out, cfg.jobs))
     plain, metered = (Spread.of(rates[k]) for k in ("plain", "metrics"))
     assert plain is not None and metered is not None
-    slower = (1 - metered.median / plain.median) * 100
+    slower = (1 - statistics.median(m / p for p, m in zip(rates["plain"], rates["metrics"],
+                                                          strict=True))) * 100
     plain_cpu, metered_cpu = (Spread.of(cpu[k]) for k in ("plain", "metrics"))
     assert plain_cpu is not None and metered_cpu is not None
     more = (metered_cpu.median / plain_cpu.median - 1) * 100
     return (f"runa-runner/{driver}: drain w{concurrency} {plain.median:,.0f} jobs/s "
             f"({plain.low:,.0f}–{plain.high:,.0f}); with --metrics {metered.median:,.0f} "
-            f"({metered.low:,.0f}–{metered.high:,.0f}): {slower:+.1f}% slower; worker CPU "
-            f"{plain_cpu.median:.0f} vs {metered_cpu.median:.0f} µs/job: {more:+.1f}%")
+            f"({metered.low:,.0f}–{metered.high:,.0f}): {slower:+.1f}% slower (median pair); "
+            f"worker CPU {plain_cpu.median:.0f} vs {metered_cpu.median:.0f} µs/job: {more:+.1f}%")
 
 
 def children_cpu() -> float:

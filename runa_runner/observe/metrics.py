@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..drivers.base import Outcome
-from ..events import Observer, outcome_name
+from ..events import Observer
 from ..job import Envelope
 from .prom import OTHER, client
-from .runs import RunCollector, Series
+from .runs import KIND_INDEX, RunCollector, Series
 
 
 class Names:
@@ -72,6 +72,10 @@ class WorkerMetrics(Observer):
         #: (metric id, label values) -> its child; label values are manifest names, so
         #: this stays as small as the manifest whatever the drivers hold.
         self._children: dict[tuple[Any, ...], Any] = {}
+        #: (worker, queue, job) as the envelope spells them -> its series, for names the
+        #: manifest declares only (so a driver's records cannot grow it); the per-run path
+        #: is then one dict lookup
+        self._by_raw: dict[tuple[str, str, str], Series] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (id(metric), *labels)
@@ -95,10 +99,18 @@ class WorkerMetrics(Observer):
 
     def on_settled(self, worker: str, envelope: Envelope, outcome: Outcome, held: bool,
                    duration: float) -> None:
-        self._running.get(worker, set()).discard(envelope.id)
+        running = self._running.get(worker)
+        if running is not None:
+            running.discard(envelope.id)
         if not held or outcome.give_back_attempt:
             return  # a lost lease or a stop's release: not an outcome of the job
-        self._series(worker, envelope.queue, envelope.job).add(outcome_name(outcome), duration)
+        raw = (worker, envelope.queue, envelope.job)
+        series = self._by_raw.get(raw)
+        if series is None:
+            series = self._series(*raw)
+            if raw[1] in self.names.queues and raw[2] in self.names.jobs:
+                self._by_raw[raw] = series
+        series.add_index(KIND_INDEX[outcome.kind], duration)
 
     def on_lease_lost(self, worker: str, envelope: Envelope) -> None:
         self._running.get(worker, set()).discard(envelope.id)

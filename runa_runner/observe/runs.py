@@ -20,6 +20,8 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
                     60.0, 120.0, 300.0, 600.0, 900.0)
 OUTCOMES = ("succeeded", "failed", "retried")
 _INDEX = {name: i for i, name in enumerate(OUTCOMES)}
+#: an Outcome's kind -> its index in OUTCOMES (a "release" that is not a give-back is a retry)
+KIND_INDEX = {"ack": 0, "fail": 1, "release": 2}
 
 
 class Series:
@@ -34,7 +36,10 @@ class Series:
         self.total = 0.0
 
     def add(self, outcome: str, duration: float) -> None:
-        self.outcomes[_INDEX[outcome]] += 1
+        self.add_index(_INDEX[outcome], duration)
+
+    def add_index(self, index: int, duration: float) -> None:
+        self.outcomes[index] += 1
         self.buckets[bisect_left(DURATION_BUCKETS, duration)] += 1
         self.total += duration
 
