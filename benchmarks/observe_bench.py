@@ -45,6 +45,29 @@ async def drain(jobs: int, concurrency: int, metered: bool) -> tuple[float, floa
     return rate, per_job
 
 
+def hook_cost(runs: int = 200_000) -> float:
+    """Microseconds the metrics observer adds to one run (its on_started + on_settled,
+    called through Observers as the worker calls them): the steadiest figure of all."""
+    from runa_runner.drivers.base import Outcome
+    from runa_runner.events import Observers
+    from runa_runner.job import Envelope
+
+    envelope = Envelope(id="j1", queue="q", job="noop", payload={})
+    outcome = Outcome(queue="q", job_id="j1", token="t", kind="ack")
+    costs = []
+    for metered in (False, True):
+        observers = Observers()
+        if metered:
+            observers.add(WorkerMetrics(Names(["q"], ["noop"], ["memory"]), ["w"],
+                                        {"w": ["memory"]}))
+        started = time.process_time()
+        for _ in range(runs):
+            observers.on_started("w", envelope)
+            observers.on_settled("w", envelope, outcome, True, 0.001)
+        costs.append((time.process_time() - started) / runs * 1e6)
+    return costs[1] - costs[0]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--jobs", type=int, default=10_000)
@@ -72,6 +95,9 @@ def main() -> None:
           f"{(metered_cpu / plain_cpu - 1) * 100:+.1f}% more CPU per job (medians); "
           f"median pair: {(1 - pair_rate) * 100:+.1f}% slower, "
           f"{(pair_cpu - 1) * 100:+.1f}% more CPU")
+    per_run = hook_cost()
+    print(f"metrics observer per run: {per_run:.2f} us of CPU "
+          f"({per_run / plain_cpu * 100:.1f}% of a plain run's CPU here)")
 
 
 if __name__ == "__main__":
