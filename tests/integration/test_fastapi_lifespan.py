@@ -109,7 +109,8 @@ async def test_shutdown_lets_a_running_job_finish(tmp_path: Path) -> None:
 
 
 def test_the_readme_shows_the_examples_lifespan() -> None:
-    readme = (REPO / "README.md").read_text("utf-8").split("## Python API", 1)[1]
+    readme = (REPO / "README.md").read_text("utf-8").split("\n## Python API", 1)[1]
+    readme = readme.split("\n## ", 1)[0]
     example = (REPO / "examples" / "fastapi_lifespan.py").read_text("utf-8")
     [snippet] = [block for block in readme.split("```python\n")[1:]
                  if "lifespan" in block.split("```", 1)[0]]
