@@ -5,6 +5,7 @@ PostgreSQL where the driver matters."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import json
 import os
@@ -60,15 +61,22 @@ def sqlite_project(tmp_path: Path) -> Iterator[Project]:
         worker.close()
 
 
-@pytest.fixture(params=["sqlite", "redis", "postgres"])
+#: The queues and worker pools of MANIFEST (what an AMQP test leaves on the broker).
+QUEUES = ("main", "first", "idle", "second")
+POOLS = ("main", "rr")
+
+
+@pytest.fixture(params=["sqlite", "redis", "postgres", "amqp"])
 def habits(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, postgres_url: str,
-           require_service: Callable[[str], None]) -> Iterator[Project]:
-    """The habits project on each durable driver (a key prefix or schema of its own)."""
+           amqp_url: str, require_service: Callable[[str], None]) -> Iterator[Project]:
+    """The habits project on each durable driver (a key prefix, schema or queue prefix of
+    its own, removed after)."""
     name = f"habits_{uuid.uuid4().hex[:10]}"
     driver = {
         "sqlite": "{type: sqlite, path: .runa/queue.db}",
         "redis": f'{{type: redis, url: "{redis_url}", prefix: "{name}:"}}',
         "postgres": f'{{type: postgres, url: "{postgres_url}", schema: {name}}}',
+        "amqp": f'{{type: amqp, url: "{amqp_url}", prefix: "{name}.", exchange: "{name}"}}',
     }[request.param]
     if request.param != "sqlite":
         require_service(request.param)
@@ -84,6 +92,8 @@ def habits(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, postg
         if keys:
             client.delete(*keys)
         client.close()
+    elif request.param == "amqp":
+        asyncio.run(drop_amqp(amqp_url, name))
     elif request.param == "postgres":
         import psycopg
         from psycopg import sql
@@ -91,6 +101,26 @@ def habits(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, postg
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
                 sql.Identifier(name)))
+
+
+async def drop_amqp(url: str, name: str) -> None:
+    """Delete the RabbitMQ queues and exchange a test under prefix ``name.`` may have made."""
+    import aio_pika
+
+    from runa_runner.drivers.amqp import names
+
+    conn = await aio_pika.connect(url)
+    try:
+        channel = await conn.channel()
+        for queue in QUEUES:
+            await channel.queue_delete(names.work_queue(f"{name}.", queue))
+            await channel.queue_delete(names.failed_queue(f"{name}.", queue))
+        for pool in POOLS:
+            await channel.queue_delete(names.stats_queue(f"{name}.", pool))
+            await channel.queue_delete(names.workers_queue(f"{name}.", pool))
+        await channel.exchange_delete(name)
+    finally:
+        await conn.close()
 
 
 # ---- --version -------------------------------------------------------------------------
@@ -180,6 +210,13 @@ def test_push_without_json_never_reads_a_terminal_stdin(sqlite_project: Project)
 # ---- a unique push that hits a queued job --------------------------------------------------
 
 def test_unique_push_on_a_queued_job_prints_its_id_and_a_note(habits: Project) -> None:
+    if "type: amqp" in habits.root.joinpath("jobs.yaml").read_text("utf-8"):
+        refused = habits.run("push", "needs", "--json", '{"text": "a"}', "--unique", "k1",
+                             ok=False)
+        assert refused.returncode == 1 and refused.stdout == ""
+        assert refused.stderr.splitlines() == [
+            "runa-runner: error: driver 'amqp' does not support unique jobs"]
+        return
     first = habits.run("push", "needs", "--json", '{"text": "a"}', "--unique", "k1")
     again = habits.run("push", "needs", "--json", '{"text": "b"}', "--unique", "k1")
     other = habits.run("push", "needs", "--json", '{"text": "c"}', "--unique", "k2")
