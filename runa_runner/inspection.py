@@ -69,7 +69,7 @@ def record_info(rec: JobRecord) -> JobInfo:
     """A stored job as the API shows it (the ``job --json`` fields)."""
     env = rec.envelope
     return JobInfo.with_traceback(
-        rec.traceback,
+        rec.traceback, rec.failed_at,
         id=env.id, queue=env.queue, job=env.job, state=rec.state, attempts=env.attempt,
         max_attempts=env.max_attempts, payload=env.payload, meta=dict(env.meta),
         error=rec.error, enqueued_at=env.enqueued_at, available_at=env.available_at,

@@ -58,6 +58,15 @@ class PushOptions:
     meta: Mapping[str, Any] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """One push's outcome: the job's id, which is an older job's when the push's unique
+    key was held (``already_queued``: nothing new was stored)."""
+
+    id: str
+    already_queued: bool = False
+
+
 def first(*values: Any) -> Any:
     """The first value that is not None (option resolution: push, job, queue)."""
     for v in values:
@@ -242,8 +251,24 @@ class Pusher:
         ``connection`` (a database connection of the caller) makes the driver write inside
         the caller's transaction; only drivers whose ``push`` takes it accept one.
         """
+        return await self._push(job, payloads, opts, connection)
+
+    async def push_one(self, job: str, payload: Any, opts: PushOptions,
+                       connection: Any = None) -> Pushed:
+        """``push_many`` of one payload, telling whether its unique key was held: the
+        driver then returns the holder's id instead of the id it was given."""
+        asked: set[str] = set()
+        [job_id] = await self._push(job, [payload], opts, connection, asked)
+        return Pushed(job_id, already_queued=job_id not in asked)
+
+    async def _push(self, job: str, payloads: Sequence[Any], opts: PushOptions,
+                    connection: Any, asked: set[str] | None = None) -> list[str]:
+        """Validate and store; ``asked`` collects the ids handed to the driver (after any
+        push middleware changed the envelopes)."""
         template, items = self._prepare(job, payloads, opts)
         store = self._store(template.queue, await self._open(template.queue.driver), connection)
+        if asked is not None:
+            store = _noting(store, asked)
         chain = (*self._middleware, *template.queue.middleware)
         with tracing.producing(template.queue.name, template.spec.name) as trace:
             items = trace.stamp(items)
@@ -338,6 +363,17 @@ class Pusher:
         if key is not None and len(self._templates) < TEMPLATE_CACHE:
             self._templates[key] = template
         return template
+
+
+def _noting(store: Callable[[Sequence[PushItem]], Awaitable[list[str]]],
+            asked: set[str]) -> Callable[[Sequence[PushItem]], Awaitable[list[str]]]:
+    """``store``, adding the id of every job it is handed to ``asked``."""
+
+    async def noting(items: Sequence[PushItem]) -> list[str]:
+        asked.update(item.envelope.id for item in items)
+        return await store(items)
+
+    return noting
 
 
 async def _through(chain: Sequence[PushMiddleware],

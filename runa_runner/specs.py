@@ -115,8 +115,9 @@ class WorkerInfo:
 class JobInfo:
     """One stored job: its fields are those ``job ID --json`` prints (DESIGN.md §7).
 
-    The last failure's traceback is the ``traceback`` property, not a field: the text
-    output of ``job ID`` shows it, the JSON does not.
+    The last failure's traceback and time (``traceback``, ``failed_at``: epoch seconds,
+    None unless failed) are properties, not fields: ``job ID`` shows the traceback in its
+    text output, and ``failed list --json`` adds both; ``job ID --json`` does not.
     """
 
     id: str
@@ -132,10 +133,17 @@ class JobInfo:
     available_at: float
 
     @classmethod
-    def with_traceback(cls, traceback: str | None, **fields: Any) -> JobInfo:
+    def with_traceback(cls, traceback: str | None, failed_at: float | None = None,
+                       **fields: Any) -> JobInfo:
         info = cls(**fields)
         object.__setattr__(info, "_traceback", traceback)  # set once, at construction
+        object.__setattr__(info, "_failed_at", failed_at)
         return info
+
+    @property
+    def failed_at(self) -> float | None:
+        when: float | None = self.__dict__.get("_failed_at")
+        return when
 
     @property
     def traceback(self) -> str | None:

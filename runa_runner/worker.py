@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -27,9 +28,10 @@ from typing import Any
 from . import observe
 from . import registry as registry_module
 from .drivers.base import Capability, Driver, Outcome, Reserved, StatsDelta
-from .errors import DriverError, StopTimedOut, WorkerFailed
+from .errors import ConfigError, DriverError, StopTimedOut, WorkerFailed
 from .events import Counter, JobLog, Observers
 from .execution import Running, execute
+from .limits import check_setting
 from .outage import Outage, open_when_up
 from .registry import Registry
 from .settling import Settler, lease_lost_ends_failed
@@ -50,11 +52,19 @@ TROUBLE_PAUSE = 1.0
 class Unit:
     """Runs one worker pool of a frozen registry (the seed's ``queue.NewUnit``)."""
 
-    def __init__(self, registry: Registry, worker: str) -> None:
+    def __init__(self, registry: Registry, worker: str, *,
+                 concurrency: int | None = None) -> None:
+        """``concurrency`` (1 to 10,000) overrides the pool's for this unit only."""
         if not registry.frozen:
             registry.freeze()
         self.registry = registry
         self.spec = registry.worker_spec(worker)
+        if concurrency is not None:
+            try:
+                check_setting("concurrency", concurrency)
+            except ValueError as exc:
+                raise ConfigError(f"worker '{worker}': {exc}") from None
+            self.spec = dataclasses.replace(self.spec, concurrency=concurrency)
         self.name = worker
         self.queues: tuple[QueueSpec, ...] = tuple(registry.queues_of(worker))
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
@@ -252,11 +262,12 @@ class Unit:
             self._stopping.set()
 
     async def _reserve_round(self, free: int) -> int:
-        """One pass over the queues, starting one further each time (round-robin)."""
+        """One pass over the queues in their declared order, round-robin: it starts after
+        the last queue that gave a job, so an empty queue between two busy ones does not
+        hand either of them an extra turn."""
         got = 0
         n = len(self.queues)
         start = self._cursor
-        self._cursor = (self._cursor + 1) % max(n, 1)
         for i in range(n):
             if got >= free or self._stopping.is_set():
                 break
@@ -271,6 +282,8 @@ class Unit:
             self._outage.recovered(driver, began)
             for reserved in batch:
                 self._start(q, reserved)
+            if batch:
+                self._cursor = (start + i + 1) % n
             got += len(batch)
         return got
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 import traceback
 from collections.abc import Sequence
@@ -45,10 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="runa-runner", parents=[common],
         description="Declarative background job runner: validate, work, push, list.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}",
+                        help="print the installed version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub, common)
     return parser
+
+
+def version() -> str:
+    """The installed distribution's version (what pip installed, not a copy in the source)."""
+    try:
+        return importlib.metadata.version("runa-runner")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        from .. import __version__
+
+        return __version__
 
 
 def format_error(exc: BaseException) -> str:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..inspection import Inspector
 from ..specs import JobInfo
 from . import context, output
 
-LIST_HEADERS = ("ID", "JOB", "ATTEMPTS", "ENQUEUED", "ERROR")
+LIST_HEADERS = ("ID", "JOB", "ATTEMPTS", "ENQUEUED", "FAILED AT", "ERROR")
 #: Jobs fetched per page by ``failed list``.
 PAGE = 1000
 
@@ -68,11 +68,12 @@ async def list_failed(api: Inspector, args: argparse.Namespace) -> int:
         if len(page) < PAGE:
             break
     if args.json:
-        output.print_json([j.to_dict() for j in jobs])
+        output.print_json([{**j.to_dict(), "failed_at": j.failed_at, "traceback": j.traceback}
+                           for j in jobs])
         return 0
     output.print_table(LIST_HEADERS, (
         (j.id, j.job, f"{j.attempts}/{j.max_attempts}", _short_time(j.enqueued_at),
-         _first_line(j.error)) for j in jobs
+         _utc(j.failed_at), _first_line(j.error)) for j in jobs
     ))
     return 0
 
@@ -119,6 +120,13 @@ def _warn(message: str) -> None:
 
 def _first_line(text: str | None) -> str | None:
     return text.strip().splitlines()[0] if text and text.strip() else text
+
+
+def _utc(epoch: float | None) -> str | None:
+    """ISO-8601 in UTC to the second (``2027-03-28T01:00:00Z``): one meaning on every host."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _short_time(epoch: float) -> str:

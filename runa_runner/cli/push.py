@@ -21,6 +21,14 @@ NO_IMPORT_HINT = ("to push without importing it (the worker checks the payload w
                   "runs), use push --no-import")
 
 
+#: The stderr line of a push whose unique key is held: stdout has the existing job's id.
+ALREADY_QUEUED = "runa-runner: note: already queued"
+
+
+class PayloadRequired(RunaError):
+    """A push without --json, for a job whose payload type does not accept ``{}``."""
+
+
 class PushStopped(RunaError):
     """A bulk push stopped after storing some jobs; ``ids`` are those stored."""
 
@@ -40,8 +48,10 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                     "handler and its queue's push middleware are imported.",
     )
     p.add_argument("job", metavar="JOB", help="job name from the manifest")
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--json", metavar="TEXT|@FILE|-", help="the payload as JSON")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--json", metavar="TEXT|@FILE|-",
+                     help="the payload as JSON (default: {}, when the job's payload type "
+                          "accepts it)")
     src.add_argument("--jsonl", metavar="FILE|-", help="one payload per line (bulk push)")
     p.add_argument("--queue", metavar="Q", help="queue (default: the job's queue)")
     p.add_argument("--delay", metavar="D", type=context.duration, help="run no sooner than D")
@@ -91,12 +101,8 @@ def run(args: argparse.Namespace) -> int:
         "timeout": args.timeout, "meta": dict(args.meta) or None,
     }
     try:
-        if args.json is not None:
-            payload = parse_json(read_source(args.json, "--json"), "--json")
-            job_id = context.run_with(
-                registry, lambda r: r.push(args.job, payload, unique=args.unique, **options))
-            print(job_id)
-            return 0
+        if args.jsonl is None:
+            return push_one(registry, args, options)
         check = registry.pusher.checker(args.job, PushOptions(**options))
         lines = read_lines(read_source(args.jsonl, "--jsonl"), check)
         for job_id in context.run_with(registry, lambda r: push_lines(r, args.job, lines,
@@ -110,6 +116,33 @@ def run(args: argparse.Namespace) -> int:
         # One line per field (or per line of --jsonl), exactly as the contract shows them.
         print(str(exc), file=sys.stderr)
         return 1
+
+
+def push_one(registry: Registry, args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """Push the ``--json`` payload (``{}`` without one); print the id, and a note when a
+    unique key gave an existing job's id."""
+    if args.json is None:
+        payload: Any = {}
+        check_empty(registry, args.job, options)
+    else:
+        payload = parse_json(read_source(args.json, "--json"), "--json")
+    opts = PushOptions(unique=args.unique, **options)
+    pushed = context.run_with(registry, lambda r: r.pusher.push_one(args.job, payload, opts))
+    print(pushed.id)
+    if pushed.already_queued:
+        print(ALREADY_QUEUED, file=sys.stderr)
+    return 0
+
+
+def check_empty(registry: Registry, job: str, options: dict[str, Any]) -> None:
+    """Refuse a push without --json when the job's payload type does not accept ``{}``:
+    one line naming what is missing (the payload check's own messages)."""
+    try:
+        registry.pusher.checker(job, PushOptions(**options))({})
+    except PayloadInvalid as exc:
+        missing = "; ".join(f"{field}: {msg}" if field else msg for field, msg in exc.errors)
+        raise PayloadRequired(f"push {job}: a payload is required (--json TEXT|@FILE|-): "
+                              f"{{}} is refused: {missing}") from None
 
 
 async def push_lines(

@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from ..errors import StopTimedOut, WorkerFailed
+from ..limits import COUNTS, short
 from ..observe import logs
 from ..outage import describe_target
 from ..registry import Registry
@@ -49,9 +50,21 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="text lines, or one JSON object a line (default text)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="same as --log-level DEBUG: a line per job")
+    p.add_argument("--concurrency", metavar="N", type=concurrency, default=None,
+                   help="jobs each named pool runs at once in this process (overrides the "
+                        "manifest's concurrency)")
     p.add_argument("--metrics", metavar="HOST:PORT", type=address, default=None,
                    help="serve this process's Prometheus metrics at http://HOST:PORT/metrics")
     p.set_defaults(func=run, work_parser=p)
+
+
+def concurrency(text: str) -> int:
+    """argparse type for --concurrency: a whole number in the documented range (limits.py)."""
+    low, high = COUNTS["concurrency"]
+    if text.isascii() and text.isdigit() and len(text) <= 20 and low <= int(text) <= high:
+        return int(text)
+    raise argparse.ArgumentTypeError(
+        f"expected a whole number between {low:,} and {high:,}, got {short(text)}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
         early.restore()
         raise
     fire = [] if args.no_schedules else schedules_of(registry, names)
-    return run_loop(registry, lambda stopper: serve(registry, names, args.burst, stopper, fire),
-                    early)
+    return run_loop(registry, lambda stopper: serve(registry, names, args.burst, stopper, fire,
+                                                    args.concurrency), early)
 
 
 def schedules_of(registry: Registry, workers: list[str]) -> list[str]:
@@ -105,16 +118,16 @@ def observe(registry: Registry, names: list[str], metrics: tuple[str, int] | Non
 
 
 async def serve(registry: Registry, names: list[str], burst: bool, stopper: Stopper,
-                schedules: list[str] | None = None) -> int:
+                schedules: list[str] | None = None, concurrency: int | None = None) -> int:
     """Run the units (and a scheduler for ``schedules``) together; if one fails, stop the
-    others gracefully and re-raise."""
+    others gracefully and re-raise. ``concurrency`` overrides every pool's."""
     scheduler = Scheduler(registry, schedules) if schedules else None
     if scheduler is not None and burst:
         await scheduler.run(burst=True)  # fire what is due, then drain it with the units
         scheduler = None
     tasks = []
     for name in names:
-        unit = Unit(registry, name)
+        unit = Unit(registry, name, concurrency=concurrency)
         tasks.append(asyncio.create_task(run_unit(unit, burst, stopper)))
         stopper.units[unit] = tasks[-1]
     units = asyncio.ensure_future(asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION))

@@ -90,9 +90,10 @@ def test_failed_list_retry_reruns_the_job(project: Project) -> None:
     project.run("work", "main", "--burst")
     listed = project.json("failed", "list", "fragile")
     assert [j["id"] for j in listed] == [job_id]
-    assert set(listed[0]) == JOB_FIELDS
+    assert set(listed[0]) == JOB_FIELDS | {"failed_at", "traceback"}
     table = project.run("failed", "list", "fragile").stdout
-    assert table.splitlines()[0].split() == ["ID", "JOB", "ATTEMPTS", "ENQUEUED", "ERROR"]
+    assert table.splitlines()[0].split() == ["ID", "JOB", "ATTEMPTS", "ENQUEUED", "FAILED", "AT",
+                                             "ERROR"]
     assert job_id in table
 
     (project.root / "broken").unlink()
