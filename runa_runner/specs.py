@@ -49,6 +49,8 @@ class QueueSpec:
     max_payload_bytes: int | None = None
     meta: Mapping[str, Any] = field(default_factory=frozen_map)
     middleware: tuple[PushMiddleware, ...] = ()
+    #: seconds a succeeded job and its result are kept (0: deleted at once)
+    result_ttl: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,7 @@ class JobSpec:
     unique_for: float | None = None
     meta: Mapping[str, Any] = field(default_factory=frozen_map)
     handler_path: str | None = None
+    result_ttl: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,9 @@ class JobInfo:
     error: str | None
     enqueued_at: float
     available_at: float
+    #: a kept succeeded job's return value and finish time (in ``to_dict`` only then)
+    result: Any = None
+    finished_at: float | None = None
 
     @classmethod
     def with_traceback(cls, traceback: str | None, **fields: Any) -> JobInfo:
@@ -143,7 +149,7 @@ class JobInfo:
         return tb
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "queue": self.queue,
             "job": self.job,
@@ -156,3 +162,7 @@ class JobInfo:
             "enqueued_at": self.enqueued_at,
             "available_at": self.available_at,
         }
+        if self.state == "succeeded":
+            out["result"] = self.result
+            out["finished_at"] = self.finished_at
+        return out
