@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..job import Envelope
+from ..results import decode_result
 from .base import (
     ALL_CAPABILITIES,
     CANCELLED,
@@ -40,7 +41,6 @@ from .base import (
     unique_lock_key,
     wait_any,
 )
-from ..results import decode_result
 from .bounds import check_items
 
 
