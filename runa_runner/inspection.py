@@ -68,13 +68,14 @@ class JobPage:
 def record_info(rec: JobRecord) -> JobInfo:
     """A stored job as the API shows it (the ``job --json`` fields)."""
     env = rec.envelope
-    return JobInfo.with_traceback(
-        rec.traceback,
+    fields = dict(
         id=env.id, queue=env.queue, job=env.job, state=rec.state, attempts=env.attempt,
         max_attempts=env.max_attempts, payload=env.payload, meta=dict(env.meta),
         error=rec.error, enqueued_at=env.enqueued_at, available_at=env.available_at,
-        result=rec.result, finished_at=rec.finished_at,
     )
+    if rec.state == "succeeded":
+        return JobInfo.kept(rec.result, rec.finished_at, **fields)
+    return JobInfo.with_traceback(rec.traceback, **fields)
 
 
 class Inspector:

@@ -119,7 +119,9 @@ class JobInfo:
     """One stored job: its fields are those ``job ID --json`` prints (DESIGN.md §7).
 
     The last failure's traceback is the ``traceback`` property, not a field: the text
-    output of ``job ID`` shows it, the JSON does not.
+    output of ``job ID`` shows it, the JSON does not. A succeeded job kept for its
+    ``result_ttl`` (state ``succeeded``) has the ``result`` and ``finished_at``
+    properties, which its JSON adds.
     """
 
     id: str
@@ -133,15 +135,31 @@ class JobInfo:
     error: str | None
     enqueued_at: float
     available_at: float
-    #: a kept succeeded job's return value and finish time (in ``to_dict`` only then)
-    result: Any = None
-    finished_at: float | None = None
 
     @classmethod
     def with_traceback(cls, traceback: str | None, **fields: Any) -> JobInfo:
         info = cls(**fields)
         object.__setattr__(info, "_traceback", traceback)  # set once, at construction
         return info
+
+    @classmethod
+    def kept(cls, result: Any, finished_at: float | None, **fields: Any) -> JobInfo:
+        """A succeeded job kept for its ``result_ttl``: ``result`` and ``finished_at`` are
+        properties, and ``to_dict`` (``job ID --json``) adds them."""
+        info = cls(**fields)
+        object.__setattr__(info, "_kept", (result, finished_at))  # set once, at construction
+        return info
+
+    @property
+    def result(self) -> Any:
+        """A kept succeeded job's return value (None otherwise)."""
+        return self.__dict__.get("_kept", (None, None))[0]
+
+    @property
+    def finished_at(self) -> float | None:
+        """When a kept succeeded job finished (epoch seconds; None otherwise)."""
+        kept: tuple[Any, float | None] = self.__dict__.get("_kept", (None, None))
+        return kept[1]
 
     @property
     def traceback(self) -> str | None:
