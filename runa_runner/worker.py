@@ -458,7 +458,8 @@ class Unit:
                     break
         left = list(self._inflight.values())
         for r in left:
-            r.reason = "stop"
+            if r.reason != "cancel":  # a cancelled run still settles failed, not released
+                r.reason = "stop"
             if r.task is not None:
                 r.task.cancel()
         await asyncio.gather(*(r.task for r in left if r.task is not None),
