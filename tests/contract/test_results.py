@@ -35,6 +35,9 @@ async def test_a_kept_result_shows_as_succeeded(make_registry: Callable[..., rr.
     assert info.to_dict()["state"] == "succeeded"
     assert {"result", "finished_at"} <= set(info.to_dict())
     assert await reg.result(job_id, timeout=1) == {"answer": 42, "echo": {"x": 1}}
+    # sync code (a thread with no event loop) waits the same way
+    assert await asyncio.to_thread(reg.result_sync, job_id, 1) == {"answer": 42,
+                                                                   "echo": {"x": 1}}
 
 
 @needs(Capability.RESULTS, Capability.LIST)
