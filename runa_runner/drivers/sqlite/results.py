@@ -32,10 +32,6 @@ def kept(conn: sqlite3.Connection, queue: str, job_id: str) -> JobRecord | None:
     return JobRecord(env, "succeeded", result=result, finished_at=float(finished_at))
 
 
-def cancelled(conn: sqlite3.Connection, queue: str, job_id: str, token: str) -> bool:
-    return conn.execute(RESULTS["cancelled"], (queue, job_id, token)).fetchone() is not None
-
-
 def cancel(conn: sqlite3.Connection, queue: str, job_id: str) -> CancelOutcome | None:
     """Delete a waiting job or record a cancel for the run holding a reserved one."""
     recover_lapsed(conn, queue, time.time())
