@@ -88,3 +88,23 @@ class StopTimedOut(RunaError):
 
 class WorkerFailed(RunaError):
     """A side task of the worker died unexpectedly; the worker stopped and released its jobs."""
+
+
+class JobNotFound(UnknownName, KeyError):
+    """No such job, or it succeeded and was not kept."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
+
+
+class JobFailed(RunaError):
+    """The job failed for good (or was cancelled); ``error`` is its last error."""
+
+    def __init__(self, job_id: str, error: str | None) -> None:
+        super().__init__(f"job '{job_id}' failed: {error or 'failed'}")
+        self.job_id = job_id
+        self.error = error
+
+
+class NotCancellable(RunaError):
+    """The job already ended (failed, or succeeded and kept): there is nothing to cancel."""

@@ -22,6 +22,7 @@ from .drivers.base import Outcome, Reserved
 from .errors import Abort
 from .job import Job
 from .middleware import compose
+from .results import ResultNotJSON, encode_result
 from .retrying import failure_outcome
 from .specs import JobSpec, QueueSpec, RunMiddleware
 
@@ -42,6 +43,8 @@ class Running:
     thread: asyncio.Future[Any] | None = None
     #: time.monotonic() when the run began (the duration in on_settled)
     started: float = field(default_factory=time.monotonic)
+    #: what the handler returned (kept when the job has a result_ttl)
+    result: Any = None
 
 
 class Poison(Exception):
@@ -80,7 +83,8 @@ def handler_call(spec: JobSpec, r: Running, threads: Executor | None = None) -> 
     """The innermost call: the handler itself (a sync one in a thread the unit can track)."""
     if spec.is_async:
         async def call_async(job: Job[Any]) -> None:
-            await spec.handler(job)
+            # Taken here, not from the middleware chain, which need not pass it on.
+            r.result = await spec.handler(job)
 
         return call_async
 
@@ -90,7 +94,7 @@ def handler_call(spec: JobSpec, r: Running, threads: Executor | None = None) -> 
         ctx = contextvars.copy_context()
         loop = asyncio.get_running_loop()
         r.thread = loop.run_in_executor(threads, ctx.run, spec.handler, job)
-        await asyncio.shield(r.thread)
+        r.result = await asyncio.shield(r.thread)
 
     return call_sync
 
@@ -126,4 +130,18 @@ async def execute(
         return failure_outcome(r.queue, r.reserved, exc)
     except Exception as exc:
         return failure_outcome(r.queue, r.reserved, exc)
-    return Outcome(queue=env.queue, job_id=env.id, token=r.reserved.token, kind="ack")
+    if env.result_ttl <= 0:
+        return Outcome(queue=env.queue, job_id=env.id, token=r.reserved.token, kind="ack")
+    return kept_result(r)
+
+
+def kept_result(r: Running) -> Outcome:
+    """The ack that keeps the run's result; a result that is no JSON fails the run (a bug
+    in the handler: retried like any failure while runs remain)."""
+    env = r.reserved.envelope
+    try:
+        text = encode_result(r.result)
+    except ResultNotJSON as exc:
+        return failure_outcome(r.queue, r.reserved, exc, error=str(exc))
+    return Outcome(queue=env.queue, job_id=env.id, token=r.reserved.token, kind="ack",
+                   result=text, result_ttl=env.result_ttl)

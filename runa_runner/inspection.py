@@ -68,12 +68,14 @@ class JobPage:
 def record_info(rec: JobRecord) -> JobInfo:
     """A stored job as the API shows it (the ``job --json`` fields)."""
     env = rec.envelope
-    return JobInfo.with_traceback(
-        rec.traceback, rec.failed_at,
+    fields = dict(
         id=env.id, queue=env.queue, job=env.job, state=rec.state, attempts=env.attempt,
         max_attempts=env.max_attempts, payload=env.payload, meta=dict(env.meta),
         error=rec.error, enqueued_at=env.enqueued_at, available_at=env.available_at,
     )
+    if rec.state == "succeeded":
+        return JobInfo.kept(rec.result, rec.finished_at, **fields)
+    return JobInfo.with_traceback(rec.traceback, rec.failed_at, **fields)
 
 
 class Inspector:
@@ -133,7 +135,7 @@ class Inspector:
                           c.instances, c.processed, c.succeeded, c.failed, c.retried)
 
     async def job(self, job_id: str, queue: str | None = None) -> JobInfo | None:
-        """The stored job, or None (a succeeded job is deleted, so it is unknown).
+        """The stored job, or None (a succeeded job is deleted unless its result is kept).
 
         With ``queue`` only that queue is asked. Otherwise every queue is, each driver's
         queues at once (one round trip's wait, not one per queue): ids are unique, so

@@ -61,13 +61,15 @@ class Envelope:
     unique: str | None = None
     enqueued_at: float = 0.0
     available_at: float = 0.0
+    #: seconds a succeeded run's result is kept (0: the job is deleted at once)
+    result_ttl: float = 0.0
 
     @property
     def max_attempts(self) -> int:
         return self.max_retries + 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        wire = {
             "id": self.id,
             "queue": self.queue,
             "job": self.job,
@@ -81,6 +83,9 @@ class Envelope:
             "enqueued_at": self.enqueued_at,
             "available_at": self.available_at,
         }
+        if self.result_ttl:  # absent when 0: the wire of a job without results is unchanged
+            wire["result_ttl"] = self.result_ttl
+        return wire
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
@@ -104,6 +109,7 @@ class Envelope:
                 unique=None if data.get("unique") is None else str(data["unique"]),
                 enqueued_at=float(data.get("enqueued_at") or 0.0),
                 available_at=float(data.get("available_at") or 0.0),
+                result_ttl=float(data.get("result_ttl") or 0.0),
             )
         except (TypeError, ValueError) as exc:
             raise ValueError(f"bad job envelope: {exc}") from None

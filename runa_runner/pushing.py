@@ -10,8 +10,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .drivers.base import BlockingPush, Driver, PushItem, UniqueUntil
-from .errors import ConfigError, PayloadInvalid, PushMiddlewareFailed, RunaError, UnknownName
+from .drivers.base import BlockingPush, Capability, Driver, PushItem, UniqueUntil
+from .errors import (
+    ConfigError,
+    PayloadInvalid,
+    PushMiddlewareFailed,
+    RunaError,
+    UnknownName,
+    Unsupported,
+)
 from .events import Observer
 from .job import Envelope, new_id
 from .limits import MAX_DEPTH, MAX_PAYLOAD_DEPTH, MAX_RECORD_BYTES, check_setting
@@ -56,6 +63,7 @@ class PushOptions:
     retry_delay: float | None = None
     timeout: float | None = None
     meta: Mapping[str, Any] | None = None
+    result_ttl: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +129,7 @@ def unstorable(text: str, depth: int = MAX_PAYLOAD_DEPTH) -> str | None:
 
 def check_options(opts: PushOptions) -> None:
     """Every numeric option in its documented range (limits.py): one ConfigError line."""
-    for name in ("delay", "unique_for", "retry_delay", "timeout", "retry"):
+    for name in ("delay", "unique_for", "retry_delay", "timeout", "retry", "result_ttl"):
         value = getattr(opts, name)
         if value is not None:
             try:
@@ -147,6 +155,7 @@ class Template:
     delay: float
     unique_until: UniqueUntil
     unique_for: float | None
+    result_ttl: float
     #: The envelope's JSON before the id, between id and payload, and after the
     #: payload: a job's wire text is then joined, not encoded a second time.
     wire: tuple[str, str, str] = ("", "", "")
@@ -158,8 +167,9 @@ class Template:
         retry_delay = float(first(opts.retry_delay, spec.retry_delay, queue.retry_delay))
         timeout = None if timeout is None or timeout == 0 else float(timeout)
         meta = {**queue.meta, **spec.meta, **(opts.meta or {})}
+        result_ttl = float(first(opts.result_ttl, spec.result_ttl, queue.result_ttl))
         sample = Envelope(_ID_MARK, queue.name, spec.name, _PAYLOAD_MARK, 0, max_retries,
-                          retry_delay, timeout, meta, opts.unique)
+                          retry_delay, timeout, meta, opts.unique, result_ttl=result_ttl)
         # The id and payload come before meta and unique, so the first match is theirs.
         head, _, rest = _wire(sample.to_dict()).partition(_wire(_ID_MARK))
         mid, _, tail = rest.partition(_wire(_PAYLOAD_MARK))
@@ -178,6 +188,7 @@ class Template:
             delay=float(opts.delay or 0.0),
             unique_until=first(opts.unique_until, spec.unique_until),
             unique_for=first(opts.unique_for, spec.unique_for),
+            result_ttl=result_ttl,
             wire=(head, mid, tail),
         )
 
@@ -189,7 +200,7 @@ class Template:
         job_id = new_id()
         env = Envelope(
             job_id, self.queue.name, self.spec.name, payload, 0, self.max_retries,
-            self.retry_delay, self.timeout, self.meta, self.unique,
+            self.retry_delay, self.timeout, self.meta, self.unique, result_ttl=self.result_ttl,
         )
         head, mid, tail = self.wire
         wire = f'{head}"{job_id}"{mid}{text}{tail}'
@@ -360,6 +371,10 @@ class Pusher:
                               "push it with queue=...")
         template = Template.resolve(spec, lookup(self._queues, opts.queue or spec.queue, "queue"),
                                     opts)
+        driver = self._drivers[template.queue.driver]
+        if template.result_ttl > 0 and Capability.RESULTS not in driver.capabilities:
+            raise Unsupported(driver.type_name, f"results (result_ttl), on queue "
+                                                f"'{template.queue.name}'")
         if key is not None and len(self._templates) < TEMPLATE_CACHE:
             self._templates[key] = template
         return template

@@ -169,6 +169,7 @@ def envelope_from_dict(data: dict[str, Any]) -> Envelope:
         unique=unique,
         enqueued_at=_seconds(data, "enqueued_at", 0.0, limit=_EPOCH_LIMIT),
         available_at=_seconds(data, "available_at", 0.0, limit=_EPOCH_LIMIT),
+        result_ttl=_seconds(data, "result_ttl", 0.0),
     )
 
 

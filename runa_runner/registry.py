@@ -126,13 +126,19 @@ class Registry:
         max_payload_bytes: int | None = None,
         meta: Mapping[str, Any] | None = None,
         middleware: Sequence[specs.PushMiddleware] = (),
+        result_ttl: float = 0.0,
     ) -> Registry:
-        """Declare a queue (seed defaults: workers ``[default]``, retry 0, retry_delay 1s)."""
+        """Declare a queue (seed defaults: workers ``[default]``, retry 0, retry_delay 1s).
+
+        ``result_ttl`` keeps a succeeded job and its handler's return value that long
+        (default 0: deleted at once); jobs and pushes may override it.
+        """
         self._check_mutable(f"add queue '{name}'")
         check_name("queue", name, self._queues)
         check_settings(f"queue '{name}'", {
             "retry": retry, "retry_delay": retry_delay, "retry_max_delay": retry_max_delay,
-            "timeout": timeout, "retention": retention, "max_payload_bytes": max_payload_bytes})
+            "timeout": timeout, "retention": retention, "max_payload_bytes": max_payload_bytes,
+            "result_ttl": result_ttl})
         self._queues[name] = QueueSpec(
             name=name,
             driver=driver or specs.MEMORY_DRIVER,
@@ -146,6 +152,7 @@ class Registry:
             max_payload_bytes=max_payload_bytes,
             meta=specs.frozen_map(meta),
             middleware=tuple(middleware),
+            result_ttl=float(result_ttl),
         )
         return self
 
@@ -190,6 +197,7 @@ class Registry:
         unique_for: float | None = None,
         meta: Mapping[str, Any] | None = None,
         handler_path: str | None = None,
+        result_ttl: float | None = None,
     ) -> Any:
         """Register a job type; also usable as a decorator: ``@r.job("mail.send")``."""
         if handler is None:
@@ -198,7 +206,7 @@ class Registry:
                 self.job(
                     name, fn, queue=queue, retry=retry, retry_delay=retry_delay,
                     timeout=timeout, unique_until=unique_until, unique_for=unique_for,
-                    meta=meta, handler_path=handler_path,
+                    meta=meta, handler_path=handler_path, result_ttl=result_ttl,
                 )
                 return fn
 
@@ -206,7 +214,8 @@ class Registry:
         self._check_mutable(f"add job '{name}'")
         check_name("job", name, self._jobs)
         check_settings(f"job '{name}'", {"retry": retry, "retry_delay": retry_delay,
-                                         "timeout": timeout, "unique_for": unique_for})
+                                         "timeout": timeout, "unique_for": unique_for,
+                                         "result_ttl": result_ttl})
         if not callable(handler):
             raise ConfigError(f"job '{name}': handler {handler!r} is not callable")
         ptype = payload_type(handler)
@@ -224,6 +233,7 @@ class Registry:
             unique_for=unique_for,
             meta=specs.frozen_map(meta),
             handler_path=handler_path,
+            result_ttl=result_ttl,
         )
         if queue is None:
             self._unbound.add(name)
@@ -313,10 +323,26 @@ class Registry:
                            + did_you_mean(w, self._workers))
             if not q.workers:
                 yield f"queue '{q.name}': no worker serves it"
+        yield from self._result_problems()
         for j in self._jobs.values():
             if j.queue not in self._queues and j.name not in self._unbound:
                 yield (f"job '{j.name}': unknown queue '{j.queue}'"
                        + did_you_mean(j.queue, self._queues))
+
+    def _result_problems(self) -> Iterable[str]:
+        """A result_ttl on a queue (or a job of it) whose driver cannot keep results."""
+        from .drivers.base import Capability
+
+        for q in self._queues.values():
+            driver = self._drivers.get(q.driver)
+            if driver is None or Capability.RESULTS in driver.capabilities:
+                continue
+            owners = [f"queue '{q.name}'"] if q.result_ttl else []
+            owners += [f"job '{j.name}'" for j in self._jobs.values()
+                       if j.queue == q.name and j.result_ttl]
+            for owner in owners:
+                yield (f"{owner}: result_ttl needs a driver that keeps results; driver "
+                       f"'{q.driver}' (type {driver.type_name}) cannot")
 
     # ---- reading ----------------------------------------------------------------
 
@@ -415,12 +441,14 @@ class Registry:
         timeout: float | None = None,
         meta: Mapping[str, Any] | None = None,
         connection: Any = None,
+        result_ttl: float | None = None,
     ) -> str:
         """Validate ``payload`` and enqueue one job; return its id.
 
         Options left as None inherit (push > job > queue), so ``retry=0``
         really disables retries. A duplicate ``unique`` key returns the
-        existing job's id. ``connection`` (a psycopg connection, on a postgres
+        existing job's id. ``result_ttl`` keeps the succeeded job and its result
+        that long (see :meth:`result`). ``connection`` (a psycopg connection, on a postgres
         driver) writes the job inside that connection's transaction: the job
         exists if and only if the transaction commits.
 
@@ -430,7 +458,7 @@ class Registry:
         opts = PushOptions(
             queue=queue, delay=delay, unique=unique, unique_until=unique_until,
             unique_for=unique_for, retry=retry, retry_delay=retry_delay,
-            timeout=timeout, meta=meta,
+            timeout=timeout, meta=meta, result_ttl=result_ttl,
         )
         return (await self.pusher.push_many(job, [payload], opts, connection))[0]
 
@@ -512,3 +540,38 @@ class Registry:
 
     async def purge(self, queue: str) -> int:
         return await self.inspector().purge(queue)
+
+    # ---- results and cancel (implemented in outcomes.py) ---------------------------
+
+    async def result(self, job_id: str, timeout: float | None = None) -> Any:
+        """Wait for job ``job_id`` to succeed and return its handler's return value.
+
+        The job needs a ``result_ttl`` > 0 (queue, job or push) for the value to be kept.
+        Waits by a wake-up where the driver has one (see README "Results and cancel").
+
+        Raises:
+            JobFailed: the job failed for good or was cancelled (``.error`` says why).
+            TimeoutError: ``timeout`` seconds passed first (None waits without limit).
+            JobNotFound: no such job, or it succeeded and was not kept (a KeyError).
+        """
+        from .outcomes import wait_result
+
+        return await wait_result(self.inspector(), job_id, timeout)
+
+    def result_sync(self, job_id: str, timeout: float | None = None) -> Any:
+        """``result`` for sync callers (any thread not running an event loop)."""
+        return self.run_sync(self.result(job_id, timeout))
+
+    async def cancel(self, job_id: str) -> str:
+        """Cancel a job: a pending or delayed one is deleted (its unique lock released) and
+        ``"deleted"`` returned; a reserved one's run is asked to stop at its next lease
+        renewal, settling as failed with the error "cancelled" (no retry): ``"requested"``.
+
+        Raises:
+            JobNotFound: no such job, or it succeeded and was not kept.
+            NotCancellable: the job already failed, or succeeded and was kept.
+            Unsupported: the job's queue's driver cannot cancel (amqp).
+        """
+        from .outcomes import cancel
+
+        return await cancel(self.inspector(), job_id)

@@ -49,6 +49,8 @@ class QueueSpec:
     max_payload_bytes: int | None = None
     meta: Mapping[str, Any] = field(default_factory=frozen_map)
     middleware: tuple[PushMiddleware, ...] = ()
+    #: seconds a succeeded job and its result are kept (0: deleted at once)
+    result_ttl: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,7 @@ class JobSpec:
     unique_for: float | None = None
     meta: Mapping[str, Any] = field(default_factory=frozen_map)
     handler_path: str | None = None
+    result_ttl: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +120,9 @@ class JobInfo:
 
     The last failure's traceback and time (``traceback``, ``failed_at``: epoch seconds,
     None unless failed) are properties, not fields: ``job ID`` shows the traceback in its
-    text output, and ``failed list --json`` adds both; ``job ID --json`` does not.
+    text output, and ``failed list --json`` adds both; ``job ID --json`` does not. A
+    succeeded job kept for its ``result_ttl`` (state ``succeeded``) has the ``result`` and
+    ``finished_at`` properties, which its JSON adds.
     """
 
     id: str
@@ -140,6 +145,25 @@ class JobInfo:
         object.__setattr__(info, "_failed_at", failed_at)
         return info
 
+    @classmethod
+    def kept(cls, result: Any, finished_at: float | None, **fields: Any) -> JobInfo:
+        """A succeeded job kept for its ``result_ttl``: ``result`` and ``finished_at`` are
+        properties, and ``to_dict`` (``job ID --json``) adds them."""
+        info = cls(**fields)
+        object.__setattr__(info, "_kept", (result, finished_at))  # set once, at construction
+        return info
+
+    @property
+    def result(self) -> Any:
+        """A kept succeeded job's return value (None otherwise)."""
+        return self.__dict__.get("_kept", (None, None))[0]
+
+    @property
+    def finished_at(self) -> float | None:
+        """When a kept succeeded job finished (epoch seconds; None otherwise)."""
+        kept: tuple[Any, float | None] = self.__dict__.get("_kept", (None, None))
+        return kept[1]
+
     @property
     def failed_at(self) -> float | None:
         when: float | None = self.__dict__.get("_failed_at")
@@ -151,7 +175,7 @@ class JobInfo:
         return tb
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "queue": self.queue,
             "job": self.job,
@@ -164,3 +188,7 @@ class JobInfo:
             "enqueued_at": self.enqueued_at,
             "available_at": self.available_at,
         }
+        if self.state == "succeeded":
+            out["result"] = self.result
+            out["finished_at"] = self.finished_at
+        return out

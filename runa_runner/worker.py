@@ -27,7 +27,7 @@ from typing import Any
 
 from . import observe
 from . import registry as registry_module
-from .drivers.base import Capability, Driver, Outcome, Reserved, StatsDelta
+from .drivers.base import CANCELLED, Capability, Driver, Outcome, Reserved, StatsDelta
 from .errors import ConfigError, DriverError, StopTimedOut, WorkerFailed
 from .events import Counter, JobLog, Observers
 from .execution import Running, execute
@@ -361,6 +361,9 @@ class Unit:
         if r.reason == "stop":
             return Outcome(queue=env.queue, job_id=env.id, token=r.reserved.token,
                            kind="release", give_back_attempt=True)
+        if r.reason == "cancel":  # registry.cancel: failed at once, never retried
+            return Outcome(queue=env.queue, job_id=env.id, token=r.reserved.token,
+                           kind="fail", error=CANCELLED)
         return None  # lease lost: another worker holds the job now
 
     def _track_thread(self, r: Running) -> None:
@@ -405,6 +408,9 @@ class Unit:
             lost = [r for r in list(self._inflight.values())
                     if r.reason is None and r.lease_until - now <= lease / 2
                     and not await self._renew(r, lease)]
+            for r in [r for r in self._inflight.values() if r.reason == "cancel"
+                      and not r.cancelled.is_set()]:
+                self._cancel_run(r)
             if lost:
                 # After an outage many leases are found lapsed at once: one line, not one each.
                 env = lost[0].reserved.envelope
@@ -432,10 +438,22 @@ class Unit:
             await self._driver_trouble(driver, exc)
             return True
         self._outage.recovered(driver, began)
+        if held == CANCELLED:
+            r.reason = "cancel"  # cancelled by the loop, with the lease still ours
         if held:
             r.lease_until = time.time() + lease
             return True
         return r.task is None or r.task.done()
+
+    def _cancel_run(self, r: Running) -> None:
+        """Stop a run whose job was cancelled (``registry.cancel``): it settles failed."""
+        env = r.reserved.envelope
+        log.info("job %s %s cancelled: stopping its run", env.job, env.id, extra={
+            "event": "job.cancelled", "worker": self.name, "queue": env.queue,
+            "job": env.job, "id": env.id, "attempt": env.attempt})
+        r.cancelled.set()
+        if r.task is not None:
+            r.task.cancel()
 
     # ---- stopping -----------------------------------------------------------------
 
@@ -453,7 +471,8 @@ class Unit:
                     break
         left = list(self._inflight.values())
         for r in left:
-            r.reason = "stop"
+            if r.reason != "cancel":  # a cancelled run still settles failed, not released
+                r.reason = "stop"
             if r.task is not None:
                 r.task.cancel()
         await asyncio.gather(*(r.task for r in left if r.task is not None),

@@ -61,6 +61,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--retry", metavar="N", type=retries, help="retries after the first failure")
     p.add_argument("--retry-delay", metavar="D", type=context.duration, help="wait between runs")
     p.add_argument("--timeout", metavar="D", type=context.duration, help="per-run time limit")
+    p.add_argument("--result-ttl", metavar="D", type=context.duration,
+                   help="keep the succeeded job and its result for D (job ID, result)")
     p.add_argument("--meta", metavar="K=V", type=meta_item, action="append", default=[],
                    help="add job meta (string values; repeatable)")
     p.add_argument("--no-import", action="store_true",
@@ -99,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         "queue": queue, "delay": args.delay, "unique_until": args.unique_until,
         "unique_for": args.unique_for, "retry": args.retry, "retry_delay": args.retry_delay,
         "timeout": args.timeout, "meta": dict(args.meta) or None,
+        "result_ttl": args.result_ttl,
     }
     try:
         if args.jsonl is None:

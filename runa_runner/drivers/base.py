@@ -38,7 +38,7 @@ from ..job import Envelope
 #: Error stored on a job whose lease lapsed on its last allowed attempt.
 LEASE_LOST = "lease lost: the worker stopped renewing (crashed or killed) on the last attempt"
 
-JobState = Literal["pending", "delayed", "reserved", "failed"]
+JobState = Literal["pending", "delayed", "reserved", "failed", "succeeded"]
 #: The states ``list_jobs`` pages through (a reserved job is a worker's, briefly).
 ListState = Literal["pending", "delayed", "failed"]
 LIST_STATES: tuple[ListState, ...] = ("pending", "delayed", "failed")
@@ -67,6 +67,12 @@ class Capability(enum.Enum):
     #: a reservation is a delivery held by a live consumer, not a lease: nothing lapses,
     #: but the server closes a consumer that holds one past the ``consumer_timeout`` key
     CONSUMER_TIMEOUT = "consumer_timeout"
+
+    # Issue 18, results and cancel (a :class:`ResultStore`):
+    #: keeps a succeeded job and its handler's return value for ``result_ttl``
+    RESULTS = "results"
+    #: deletes a pending job, or asks the run holding a reserved one to stop (``cancel``)
+    CANCEL = "cancel"
 
 
 #: What a lease-based store can offer (CONSUMER_TIMEOUT describes a broker, not a store).
@@ -104,6 +110,9 @@ class JobRecord:
     error: str | None = None
     traceback: str | None = None
     failed_at: float | None = None
+    #: a kept succeeded job's (state "succeeded") decoded return value and finish time
+    result: Any = None
+    finished_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +164,9 @@ class Outcome:
     error: str | None = None
     traceback: str | None = None
     give_back_attempt: bool = False
+    #: an ack with ``result_ttl`` > 0 keeps the job and ``result`` (JSON text) that long
+    result: str | None = None
+    result_ttl: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +207,11 @@ class Driver(Protocol):
         """Reserve up to ``count`` due jobs, oldest due first, for ``lease`` seconds."""
         ...
 
-    async def renew(self, queue: str, job_id: str, token: str, lease: float) -> bool: ...
+    async def renew(self, queue: str, job_id: str, token: str,
+                    lease: float) -> bool | Literal["cancelled"]:
+        """Extend a held lease: False when lost; :data:`CANCELLED` (the lease extended)
+        when a ``cancel`` asked this run to stop (drivers with :attr:`Capability.CANCEL`)."""
+        ...
 
     async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
         """Apply ack/release/fail outcomes (batched); True where the token still held.
@@ -335,6 +351,36 @@ class SlotStore(Protocol):
             CorruptRecord: the stored state cannot be read (never guessed).
         """
         ...
+#: What ``renew`` returns for a run whose job was cancelled (its lease still held).
+CANCELLED: Literal["cancelled"] = "cancelled"
+
+#: What ``cancel`` did: deleted a pending/delayed job, asked a reserved one's run to stop,
+#: or nothing, since the job already ended (failed, or kept as succeeded).
+CancelOutcome = Literal["deleted", "requested", "failed", "succeeded"]
+
+
+@runtime_checkable
+class ResultStore(Protocol):
+    """Results and cancel (:attr:`Capability.RESULTS`, :attr:`Capability.CANCEL`).
+
+    A settled ack with ``result_ttl`` > 0 keeps the job, its result (JSON text as the
+    worker encoded it) and ``finished_at`` for ``result_ttl`` seconds: ``get`` then
+    returns it with state ``succeeded`` (an expired one is None, removed lazily and in
+    bounded batches). ``cancel`` records a request against the reservation's token, so
+    only the run holding the job when asked learns it at its ``renew``.
+    """
+
+    async def cancel(self, queue: str, job_id: str) -> CancelOutcome | None:
+        """Delete a pending/delayed job (and its unique lock) or ask a reserved one's run
+        to stop; None when the job is unknown."""
+        ...
+
+    async def wait_result(self, queue: str, job_id: str, timeout: float) -> None:
+        """Return when ``job_id`` may have settled (a wake-up where the driver has one)
+        or after ``timeout`` seconds; the caller looks again either way."""
+        ...
+
+
 @runtime_checkable
 class BlockingPush(Protocol):
     """A driver that can push from sync code without an event loop (checked once, at freeze)."""

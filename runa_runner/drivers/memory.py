@@ -13,12 +13,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..job import Envelope
+from ..results import decode_result
 from .base import (
     ALL_CAPABILITIES,
+    CANCELLED,
     LEASE_LOST,
+    CancelOutcome,
     Capability,
     DriverInfo,
     DriverType,
@@ -52,6 +55,18 @@ class _Entry:
     error: str | None = None
     traceback: str | None = None
     failed_at: float | None = None
+    #: the token of the run a cancel asked to stop (renew tells that run)
+    cancel: str | None = None
+
+
+@dataclass(slots=True)
+class _Kept:
+    """A succeeded job kept with its result until ``expires``."""
+
+    env: Envelope
+    result: str
+    finished_at: float
+    expires: float
 
 
 @dataclass(slots=True)
@@ -62,6 +77,11 @@ class _Queue:
     #: (lease_until, id) for reserved jobs; stale rows are skipped lazily.
     leases: list[tuple[float, str]] = field(default_factory=list)
     failed: dict[str, _Entry] = field(default_factory=dict)
+    kept: dict[str, _Kept] = field(default_factory=dict)
+
+
+#: Expired results removed per kept result (bounded cleanup; reads skip expired ones).
+_SWEEP = 100
 
 
 class MemoryDriver:
@@ -78,6 +98,8 @@ class MemoryDriver:
         self._instances: dict[str, dict[str, float]] = {}
         self._events: dict[tuple[int, str], asyncio.Event] = {}
         self._slots: dict[tuple[str, str], SlotState] = {}  # (queue, schedule) -> state
+        #: (loop id, job id) -> set when that job settles (``wait_result``)
+        self._settled: dict[tuple[int, str], asyncio.Event] = {}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], base_dir: Path) -> MemoryDriver:
@@ -179,16 +201,21 @@ class MemoryDriver:
             return None
         return entry
 
-    async def renew(self, queue: str, job_id: str, token: str, lease: float) -> bool:
+    async def renew(self, queue: str, job_id: str, token: str,
+                    lease: float) -> bool | Literal["cancelled"]:
         entry = self._held(queue, job_id, token)
         if entry is None:
             return False
         entry.lease_until = time.time() + lease
         heapq.heappush(self._q(queue).leases, (entry.lease_until, job_id))
-        return True
+        return CANCELLED if entry.cancel == token else True
 
     async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        return [self._settle_one(o) for o in outcomes]
+        held = [self._settle_one(o) for o in outcomes]
+        for o, ok in zip(outcomes, held, strict=True):
+            if ok and o.kind != "release":
+                self._notify(o.job_id)
+        return held
 
     def _settle_one(self, o: Outcome) -> bool:
         entry = self._held(o.queue, o.job_id, o.token)
@@ -200,6 +227,8 @@ class MemoryDriver:
         if o.kind == "ack":
             self._drop_lock(entry)
             del q.jobs[o.job_id]
+            if o.result_ttl > 0 and o.result is not None:
+                self._keep(q, entry.env, o.result, now, o.result_ttl)
         elif o.kind == "release":
             attempt = entry.env.attempt - 1 if o.give_back_attempt else entry.env.attempt
             entry.env = entry.env.evolve(available_at=now + o.delay, attempt=max(attempt, 0))
@@ -220,13 +249,57 @@ class MemoryDriver:
         del q.jobs[entry.env.id]
         q.failed[entry.env.id] = entry
 
+    # ---- results and cancel -----------------------------------------------------
+
+    def _keep(self, q: _Queue, env: Envelope, result: str, now: float, ttl: float) -> None:
+        for job_id in [i for i, k in q.kept.items() if k.expires <= now][:_SWEEP]:
+            del q.kept[job_id]
+        q.kept[env.id] = _Kept(env, result, now, now + ttl)
+
+    def _kept(self, q: _Queue, job_id: str) -> JobRecord | None:
+        kept = q.kept.get(job_id)
+        if kept is None or kept.expires <= time.time():
+            q.kept.pop(job_id, None)
+            return None
+        return JobRecord(kept.env, "succeeded", result=decode_result(kept.result),
+                         finished_at=kept.finished_at)
+
+    async def cancel(self, queue: str, job_id: str) -> CancelOutcome | None:
+        q = self._q(queue)
+        self._recover_leases(q, time.time())
+        entry = q.jobs.get(job_id)
+        if entry is not None and entry.state == "reserved":
+            entry.cancel = entry.token
+            return "requested"
+        if entry is not None:
+            del q.jobs[job_id]
+            self._drop_lock(entry)
+            self._notify(job_id)
+            return "deleted"
+        if job_id in q.failed:
+            return "failed"
+        return "succeeded" if self._kept(q, job_id) is not None else None
+
+    def _notify(self, job_id: str) -> None:
+        for (_loop, waited), ev in list(self._settled.items()):
+            if waited == job_id:
+                ev.set()
+
+    async def wait_result(self, queue: str, job_id: str, timeout: float) -> None:
+        key = (id(asyncio.get_running_loop()), job_id)
+        ev = self._settled.setdefault(key, asyncio.Event())
+        try:
+            await wait_any([ev], timeout)
+        finally:
+            self._settled.pop(key, None)
+
     # ---- inspection -------------------------------------------------------------
 
     async def get(self, queue: str, job_id: str) -> JobRecord | None:
         q = self._q(queue)
         self._recover_leases(q, time.time())
         entry = q.jobs.get(job_id) or q.failed.get(job_id)
-        return None if entry is None else self._record(entry)
+        return self._kept(q, job_id) if entry is None else self._record(entry)
 
     def _record(self, entry: _Entry) -> JobRecord:
         state = entry.state

@@ -16,9 +16,9 @@ from .document import Document, KeyPath
 from .imports import PushScope, add_to_path, app_dir, import_callable
 from .view import View, driver_config, seconds
 
-QUEUE_DURATIONS = ("retry_delay", "retry_max_delay", "timeout", "retention")
+QUEUE_DURATIONS = ("retry_delay", "retry_max_delay", "timeout", "retention", "result_ttl")
 WORKER_DURATIONS = ("poll_interval", "lease", "stop_timeout")
-JOB_DURATIONS = ("retry_delay", "timeout", "unique_for")
+JOB_DURATIONS = ("retry_delay", "timeout", "unique_for", "result_ttl")
 SCHEDULE_DURATIONS = ("every", "grace")
 INTEGERS = frozenset({"retry", "concurrency", "max_payload_bytes"})
 

@@ -12,6 +12,7 @@ from .view import QUEUE_DEFAULTS, WORKER_DEFAULTS, View, seconds
 
 #: Settings that are durations (shown as 1m30s rather than 90.0).
 _DURATIONS = frozenset({"retry_delay", "retry_max_delay", "timeout", "retention", "unique_for",
+                        "result_ttl",
                         "poll_interval", "lease", "stop_timeout"})
 _JOB_KEYS = ("retry", "retry_delay", "timeout")
 _JOB_ONLY = {"unique_until": "done", "unique_for": None}

@@ -102,6 +102,21 @@ def check_capabilities(doc: Document, view: View) -> Iterator[Problem]:
         if caps is not None and retry and delay and Capability.DELAY not in caps:
             yield doc.problem(("queues", name, "retry"),
                               _lacks(view, driver, "delayed retries", Capability.DELAY))
+    yield from check_results(doc, view)
+
+
+def check_results(doc: Document, view: View) -> Iterator[Problem]:
+    """A result_ttl > 0 on a queue, or a job, whose driver cannot keep results."""
+    owners = [(("queues", name, "result_ttl"), name) for name, q in view.declared_queues.items()
+              if isinstance(q, dict) and seconds(q.get("result_ttl"))]
+    owners += [(("jobs", name, "result_ttl"), view.job_queue(name))
+               for name, job in view.jobs.items() if seconds(job.get("result_ttl"))]
+    for where, queue in owners:
+        driver = view.queue_driver(queue)
+        caps = view.capabilities(driver)
+        if caps is not None and Capability.RESULTS not in caps:
+            yield doc.problem(where, _lacks(view, driver, "results (result_ttl)",
+                                            Capability.RESULTS))
 
 
 def mapping_get(value: object, key: str, default: object = None) -> object:

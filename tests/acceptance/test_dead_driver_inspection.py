@@ -113,4 +113,5 @@ def test_job_missing_with_every_driver_live_is_still_unknown(tmp_path: Path) -> 
     proc = live.run("job", "nope", ok=False)
 
     assert (proc.returncode, proc.stdout) == (1, "")
-    assert proc.stderr == "runa-runner: error: unknown job 'nope'\n"
+    assert proc.stderr == ("runa-runner: error: job 'nope': no such job, or it succeeded "
+                           "and was not kept\n")

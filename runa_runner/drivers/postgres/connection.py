@@ -19,6 +19,7 @@ from psycopg import conninfo
 
 from ...errors import ConfigError, DriverError, DriverUnavailable
 from .queries import SCHEMA_VERSION, quote_ident, schema_statements
+from .results import table_statements
 
 #: Seconds to wait for a connection (connecting, or a free one from the pool).
 CONNECT_TIMEOUT = 5.0
@@ -179,7 +180,8 @@ async def ensure_schema(settings: Settings) -> None:
     """Create or upgrade the schema's tables, once, whoever comes first (advisory lock)."""
     conn = await psycopg.AsyncConnection.connect(settings.url, **settings.connect_options())
     async with conn:
-        if await _version(conn, settings.schema) == SCHEMA_VERSION:
+        if await _version(conn, settings.schema) == SCHEMA_VERSION and \
+                await _has_results(conn, settings.schema):
             return
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
@@ -190,14 +192,23 @@ async def ensure_schema(settings: Settings) -> None:
                     f"postgres driver: schema {settings.schema!r} on {settings.target} has "
                     f"version {version}, newer than this runa-runner understands "
                     f"({SCHEMA_VERSION}); upgrade runa-runner")
-            if version == SCHEMA_VERSION:
-                return
-            for statement in schema_statements(settings.schema):
-                await conn.execute(statement)
-            table = f"{quote_ident(settings.schema)}.schema_version"
-            await conn.execute(f"DELETE FROM {table}".encode())
-            await conn.execute(f"INSERT INTO {table} (version) VALUES (%s)".encode(),
-                               (SCHEMA_VERSION,))
+            if version != SCHEMA_VERSION:
+                for statement in schema_statements(settings.schema):
+                    await conn.execute(statement)
+                table = f"{quote_ident(settings.schema)}.schema_version"
+                await conn.execute(f"DELETE FROM {table}".encode())
+                await conn.execute(f"INSERT INTO {table} (version) VALUES (%s)".encode(),
+                                   (SCHEMA_VERSION,))
+            for statement in table_statements(settings.schema):
+                await conn.execute(statement)  # results.sql: any version gains them
+
+
+async def _has_results(conn: psycopg.AsyncConnection[Any], schema: str) -> bool:
+    """Whether the tables of results.sql exist (created after the schema's version 2)."""
+    cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                             (f"{quote_ident(schema)}.cancels",))
+    row = await cur.fetchone()
+    return bool(row and row[0])
 
 
 async def _version(conn: psycopg.AsyncConnection[Any], schema: str) -> int | None:

@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import psycopg
 import psycopg_pool
@@ -25,7 +25,9 @@ import psycopg_pool
 from ...errors import ConfigError, DriverError
 from ..base import (
     ALL_CAPABILITIES,
+    CANCELLED,
     LEASE_LOST,
+    CancelOutcome,
     ConfigKey,
     DriverInfo,
     FireResult,
@@ -40,7 +42,7 @@ from ..base import (
     StatsDelta,
     WorkerCounts,
 )
-from . import counters, moves, records, slots
+from . import counters, moves, records, results, slots
 from .borrowing import borrowed
 from .connection import CONNECT_TIMEOUT, Settings, ensure_schema, is_disconnect, translated
 from .counters import PendingStats
@@ -60,6 +62,9 @@ MAX_RESERVE = 1000
 CLOSE_TIMEOUT = 5.0
 DEFAULT_URL = "postgresql://127.0.0.1:5432/runa"
 DEFAULT_SCHEMA = "runa"
+
+#: Prefix of the NOTIFY payload (and listener event) of a kept result: "result:<id>".
+_RESULT = "result:"
 
 #: The statement that pages through each state of ``list_jobs``.
 LISTING = {"pending": "list_pending", "delayed": "list_delayed", "failed": "list_failed_newest"}
@@ -96,6 +101,7 @@ class PostgresDriver:
                  pool_size: int | None = None, notify: bool = True) -> None:
         self.settings = Settings.parse(url, schema, pool_size, notify)
         self._q = statements(self.settings.schema)
+        self._r = results.statements(self.settings.schema)
         self._ready = False  # the schema exists (checked once per driver)
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Loop] = (
             weakref.WeakKeyDictionary())
@@ -258,9 +264,12 @@ class PostgresDriver:
         n = min(count, MAX_RESERVE)
         return await self._run(lambda: moves.reserve(self._q, queue, n, lease))
 
-    async def renew(self, queue: str, job_id: str, token: str, lease: float) -> bool:
+    async def renew(self, queue: str, job_id: str, token: str,
+                    lease: float) -> bool | Literal["cancelled"]:
         rows = await self._one("renew", queue=queue, id=job_id, token=token, lease=float(lease))
-        return bool(rows)
+        if not rows:
+            return False
+        return CANCELLED if rows[0][1] else True
 
     async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
         if not outcomes:
@@ -268,14 +277,27 @@ class PostgresDriver:
         pending = self._loop().stats
         taken = pending.take()
         stats = counters.params(taken)
+        keeping = [o for o in outcomes if o.kind == "ack" and o.result_ttl > 0]
         try:
-            held = await self._run(lambda: moves.settle(
-                self._q, outcomes, self.settings.channel, self.settings.notify, stats))
+            held = await self._run(lambda: self._settle_plan(outcomes, keeping, stats),
+                                   transaction=bool(keeping))
         except BaseException:
             pending.give_back(taken)
             raise
         self._wake_local({o.queue for o, ok in zip(outcomes, held, strict=True)
                           if ok and o.kind == "release"})
+        return held
+
+    def _settle_plan(self, outcomes: Sequence[Outcome], keeping: Sequence[Outcome],
+                     stats: Mapping[str, Any]) -> moves.Plan[list[bool]]:
+        """The settle statement, after the copy of the jobs whose result is kept (in the
+        same transaction); without such acks, the settle statement alone, as ever."""
+        channel, notify = self.settings.channel, self.settings.notify
+        if keeping:
+            yield from results.keep(self._r, keeping, channel, notify)
+        held: list[bool] = yield from moves.settle(self._q, outcomes, channel, notify, stats)
+        if keeping:
+            self._wake_local({_RESULT + o.job_id for o in keeping})
         return held
 
     # ---- schedules ------------------------------------------------------------------
@@ -304,7 +326,31 @@ class PostgresDriver:
     async def get(self, queue: str, job_id: str) -> JobRecord | None:
         await self._recover(queue)
         rows = await self._one("get", queue=queue, id=job_id)
-        return records.job(queue, rows[0]) if rows else None
+        if rows:
+            return records.job(queue, rows[0])
+        kept = await self._run(lambda: moves.one(self._r["kept"], {"queue": queue,
+                                                                   "id": job_id}))
+        return results.kept(kept[0], queue) if kept else None
+
+    # ---- results and cancel -----------------------------------------------------------
+
+    async def cancel(self, queue: str, job_id: str) -> CancelOutcome | None:
+        done: CancelOutcome | None = await self._run(
+            lambda: results.cancel(self._q, self._r, queue, job_id, LEASE_LOST),
+            transaction=True, durable=True)
+        return done
+
+    async def wait_result(self, queue: str, job_id: str, timeout: float) -> None:
+        """Wakes on the NOTIFY of keep (payload "result:<id>"), or a settle of this
+        process; the caller looks again after ``timeout`` either way."""
+        if timeout <= 0:
+            return
+        listener = self._loop().listener
+        if self.settings.notify:
+            with translated(self.settings):
+                if await listener.listen():
+                    return  # not listening until now: the caller looks first
+        await listener.wait([_RESULT + job_id], timeout)
 
     async def delete(self, queue: str, job_id: str) -> bool:
         rows = await self._durable("delete", queue=queue, id=job_id)

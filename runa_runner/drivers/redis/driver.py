@@ -17,15 +17,17 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
+from redis.client import NEVER_DECODE
 
 from ...errors import ConfigError
 from ...redaction import redact, secrets
 from ..base import (
     ALL_CAPABILITIES,
     LEASE_LOST,
+    CancelOutcome,
     ConfigKey,
     DriverInfo,
     FireResult,
@@ -44,7 +46,8 @@ from ..base import (
 from . import records, scripts, slots
 from .connection import Client, Settings, SyncClient, translated
 from .durability import warn_if_evicting
-from .keys import queue_keys, worker_keys
+from .keys import queue_keys, result_keys, worker_keys
+from .records import kept_record
 from .waiting import wait
 
 log = logging.getLogger("runa_runner.redis")
@@ -253,8 +256,9 @@ class RedisDriver:
             log.warning("redis driver: queue %s: job %s moved to failed: %s",
                         queue, c.shown_id, c.error)
 
-    async def renew(self, queue: str, job_id: str, token: str, lease: float) -> bool:
-        ok: bool = await self._run(
+    async def renew(self, queue: str, job_id: str, token: str,
+                    lease: float) -> bool | Literal["cancelled"]:
+        ok: bool | Literal["cancelled"] = await self._run(
             scripts.renew(queue_keys(self.prefix, queue), job_id, token, lease))
         return ok
 
@@ -267,7 +271,11 @@ class RedisDriver:
         calls: list[scripts.Call[Any]] = []
         spans: list[list[int]] = []
         for i, o in enumerate(outcomes):
-            if o.kind == "ack":
+            if o.kind == "ack" and o.result_ttl > 0:
+                calls.append(scripts.keep(queue_keys(self.prefix, o.queue),
+                                          result_keys(self.prefix, o.queue), o))
+                spans.append([i])
+            elif o.kind == "ack":
                 acks.setdefault(o.queue, []).append(i)
             else:
                 calls.append(scripts.settle(queue_keys(self.prefix, o.queue), o))
@@ -285,7 +293,33 @@ class RedisDriver:
 
     async def get(self, queue: str, job_id: str) -> JobRecord | None:
         raw = await self._run(scripts.get(queue_keys(self.prefix, queue), job_id, LEASE_LOST))
-        return records.job(queue, job_id, raw)
+        found = records.job(queue, job_id, raw)
+        return found if found is not None else await self._kept(queue, job_id)
+
+    # ---- results and cancel ---------------------------------------------------------
+
+    async def _kept(self, queue: str, job_id: str) -> JobRecord | None:
+        key = result_keys(self.prefix, queue).result + job_id
+        with self._errors():
+            raw = await self._conn().main.execute_command(
+                "HMGET", key, "env", "attempt", "res", "fin", **{NEVER_DECODE: True})
+        return kept_record(queue, job_id, raw)
+
+    async def cancel(self, queue: str, job_id: str) -> CancelOutcome | None:
+        done = await self._run(scripts.cancel(queue_keys(self.prefix, queue), job_id, LEASE_LOST))
+        if done in ("deleted", "requested", "failed"):
+            return cast(CancelOutcome, done)
+        return "succeeded" if await self._kept(queue, job_id) is not None else None
+
+    async def wait_result(self, queue: str, job_id: str, timeout: float) -> None:
+        """BRPOPLPUSH of the job's done list onto itself: wakes when keep.lua pushes its
+        token, or at once when it is there (the token stays for every other waiter)."""
+        clients = self._conn()
+        if clients.blocking is None:
+            clients.blocking = self.settings.client(blocking=True)
+        key = result_keys(self.prefix, queue).done + job_id
+        with self._errors():
+            await clients.blocking.brpoplpush(key, key, max(timeout, 0.01))
 
     async def delete(self, queue: str, job_id: str) -> bool:
         ok: bool = await self._run(scripts.delete(queue_keys(self.prefix, queue), job_id))

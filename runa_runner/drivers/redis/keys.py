@@ -15,6 +15,14 @@ over the cluster::
     {runa:queue:mail}:signal         LIST  wake-up tokens for idle workers (trimmed to 8)
     {runa:queue:mail}:schedule:<name>  HASH  watermark, fired, job: a schedule firing into
                                            this queue (DESIGN §10; fire.lua)
+    {runa:queue:mail}:result:<id>    HASH  env, attempt, res (result JSON), fin (finished_at):
+                                           a succeeded job kept for its result_ttl (keep.lua;
+                                           PEXPIRE result_ttl)
+    {runa:queue:mail}:done:<id>      LIST  one token while the result is kept: wakes
+                                           registry.result (BRPOPLPUSH onto itself)
+
+A job hash's field ``cx`` holds the token of the run a ``cancel`` asked to stop (cancel.lua;
+renew.lua reports it to that run only).
 
 A worker pool ``critical`` keeps its counters under its own tag (a queue and a worker
 of the same name share a slot, never a key: the suffixes differ)::
@@ -77,3 +85,20 @@ def worker_keys(prefix: str, worker: str) -> WorkerKeys:
 def schedule_key(prefix: str, queue: str, schedule: str) -> str:
     """The slot state of ``schedule``, under its queue's hash tag (fire.lua pushes there)."""
     return "{" + prefix + queue + "}:schedule:" + schedule
+
+
+@dataclass(frozen=True, slots=True)
+class ResultKeys:
+    """The key prefixes of a queue's kept results (see the module docstring)."""
+
+    #: ``result + <id>``: the kept job and its result
+    result: str
+    #: ``done + <id>``: the wake-up list of registry.result
+    done: str
+
+
+@lru_cache(maxsize=1024)
+def result_keys(prefix: str, queue: str) -> ResultKeys:
+    """The kept-result key prefixes of ``queue`` under ``prefix``."""
+    tag = "{" + prefix + queue + "}"
+    return ResultKeys(result=f"{tag}:result:", done=f"{tag}:done:")

@@ -18,6 +18,7 @@ from typing import Any, get_args
 
 from ...job import Envelope
 from ...records import CorruptRecord, corrupt_error, decode_envelope, unreadable_envelope
+from ...results import decode_result
 from ..base import JobRecord, JobState, Reserved
 
 #: The states a stored ``state`` field may name, typed.
@@ -152,3 +153,17 @@ def listed(queue: str, state: JobState, raw: Sequence[Any]) -> list[JobRecord]:
         job_id, env, attempt, enq, avail, _err, _tb, _fat = raw[i:i + 8]
         out.append(JobRecord(shown(queue, text(job_id), env, attempt, enq, avail), state))
     return out
+
+
+def kept_record(queue: str, job_id: str, raw: Sequence[Any] | None) -> JobRecord | None:
+    """HMGET env, attempt, res, fin of a kept result's hash (keep.lua) as a succeeded
+    record; None when there is none (never kept, or expired). Never raises."""
+    if not raw or raw[0] is None:
+        return None
+    env, attempt, res, fin = raw
+    envelope = shown(queue, job_id, env, attempt, None, None)
+    try:
+        result = decode_result(res)
+    except CorruptRecord as exc:  # shown, never guessed
+        result = f"<unreadable: {exc}>"
+    return JobRecord(envelope, "succeeded", result=result, finished_at=_seconds(fin))

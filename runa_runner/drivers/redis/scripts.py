@@ -14,15 +14,15 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from redis.asyncio import Redis
 from redis.client import NEVER_DECODE
 from redis.exceptions import NoScriptError, ResponseError
 
-from ..base import Outcome, PushItem, unique_lock_key
+from ..base import CANCELLED, Outcome, PushItem, unique_lock_key
 from .connection import Client, SyncClient
-from .keys import QueueKeys, WorkerKeys
+from .keys import QueueKeys, ResultKeys, WorkerKeys
 
 T = TypeVar("T")
 
@@ -209,6 +209,8 @@ WORKER_COUNTS = _load("worker_counts")
 ADD_STATS = _load("add_stats")
 LIST_JOBS = _load("list_jobs")
 OLDEST_DUE = _load("oldest_due")
+KEEP = _load("keep")
+CANCEL = _load("cancel")
 
 
 def push(k: QueueKeys, items: Sequence[PushItem]) -> Call[list[str]]:
@@ -237,9 +239,32 @@ def reserve(k: QueueKeys, count: int, lease: float, token_prefix: str,
                 (count, repr(float(lease)), token_prefix, lease_lost), list, raw=True)
 
 
-def renew(k: QueueKeys, job_id: str, token: str, lease: float) -> Call[bool]:
-    """Extend a held lease; False when the token no longer holds it."""
-    return Call(RENEW, (k.reserved, k.job), (job_id, token, repr(float(lease))), _flag)
+def renew(k: QueueKeys, job_id: str, token: str,
+          lease: float) -> Call[bool | Literal["cancelled"]]:
+    """Extend a held lease; False when the token no longer holds it, CANCELLED when it
+    holds and a cancel asked this run to stop."""
+    return Call(RENEW, (k.reserved, k.job), (job_id, token, repr(float(lease))), _renewal)
+
+
+def _renewal(raw: Any) -> bool | Literal["cancelled"]:
+    return CANCELLED if int(raw) == 2 else bool(int(raw))
+
+
+def keep(k: QueueKeys, r: ResultKeys, o: Outcome) -> Call[bool]:
+    """Ack a held job keeping its result for ``o.result_ttl``; False when the token lost."""
+    ttl = max(1, round(o.result_ttl * 1000))
+    return Call(KEEP, (k.reserved, k.job, r.result, r.done),
+                (o.job_id, o.token, ttl, o.result or "null"), _flag)
+
+
+def cancel(k: QueueKeys, job_id: str, lease_lost: str) -> Call[str | None]:
+    """Delete a waiting job or ask a reserved one's run to stop; reply as in cancel.lua."""
+    return Call(CANCEL, (k.ready, k.reserved, k.failed, k.job), (job_id, lease_lost),
+                _maybe_text)
+
+
+def _maybe_text(raw: Any) -> str | None:
+    return None if raw is None else raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 def ack(k: QueueKeys, outcomes: Sequence[Outcome]) -> Call[list[bool]]:

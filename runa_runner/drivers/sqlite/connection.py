@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ...errors import DriverError, DriverUnavailable
-from .queries import FAILED_COUNTS, SCHEMA_STATEMENTS, SCHEMA_VERSION
+from .queries import FAILED_COUNTS, RESULTS, SCHEMA_STATEMENTS, SCHEMA_VERSION
 
 T = TypeVar("T")
 
@@ -68,6 +68,8 @@ def _setup(conn: sqlite3.Connection) -> None:
             conn.execute(statement)  # idempotent; later versions add migrations here
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     ensure_failed_counts(conn)
+    for name in ("results_table", "results_expiry", "cancels_table"):
+        conn.execute(RESULTS[name])  # results.sql: any version gains them
 
 
 def ensure_failed_counts(conn: sqlite3.Connection) -> None:

@@ -18,12 +18,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from os import PathLike
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from ...durations import DurationError, parse_duration
 from ...errors import ConfigError, DriverError
 from ..base import (
     ALL_CAPABILITIES,
+    CancelOutcome,
     Capability,
     DriverInfo,
     FireResult,
@@ -39,7 +40,7 @@ from ..base import (
     WorkerCounts,
 )
 from ..bounds import check_items
-from . import admin, moves, slots
+from . import admin, moves, results, slots
 from .connection import connect, run_read, run_write
 from .identity import FileIdentity
 
@@ -51,6 +52,10 @@ T = TypeVar("T")
 DEFAULT_PATH = ".runa/queue.db"
 #: How often an idle ``wait`` checks whether another process wrote (a cheap PRAGMA).
 WATCH_INTERVAL = 0.05
+#: Longest ``wait_result`` before the caller looks again (another process may settle).
+RESULT_POLL = 0.2
+#: Marks a ``_waiters`` key as a job id awaited by ``wait_result`` (queue names lack it).
+_SETTLED = "\x00settled:"
 
 
 class SQLiteDriver:
@@ -190,7 +195,8 @@ class SQLiteDriver:
             if not bad or len(out) >= count:
                 return out
 
-    async def renew(self, queue: str, job_id: str, token: str, lease: float) -> bool:
+    async def renew(self, queue: str, job_id: str, token: str,
+                    lease: float) -> bool | Literal["cancelled"]:
         return await self._write(moves.renew, queue, job_id, token, lease)
 
     async def settle(self, outcomes: Sequence[Outcome]) -> list[bool]:
@@ -199,12 +205,34 @@ class SQLiteDriver:
         done = await self._write(moves.settle, list(outcomes))
         self._wake({o.queue for o, ok in zip(outcomes, done, strict=True)
                     if ok and o.kind == "release"})
+        self._wake({_SETTLED + o.job_id for o, ok in zip(outcomes, done, strict=True)
+                    if ok and o.result_ttl > 0 and o.kind != "release"})
         return done
 
     # ---- inspection and housekeeping ------------------------------------------------
 
     async def get(self, queue: str, job_id: str) -> JobRecord | None:
-        return await self._write(admin.get, queue, job_id)
+        return await self._write(results.get, queue, job_id)
+
+    # ---- results and cancel ---------------------------------------------------------
+
+    async def cancel(self, queue: str, job_id: str) -> CancelOutcome | None:
+        return await self._write(results.cancel, queue, job_id)
+
+    async def wait_result(self, queue: str, job_id: str, timeout: float) -> None:
+        """Wakes when this driver settles the job; a settle by another process is seen
+        by the caller's next look, at most :data:`RESULT_POLL` seconds later."""
+        key = _SETTLED + job_id
+        event = asyncio.Event()
+        entry = (asyncio.get_running_loop(), event)
+        self._waiters.setdefault(key, set()).add(entry)
+        try:
+            await _wait_event(event, min(timeout, RESULT_POLL))
+        finally:
+            waiting = self._waiters.get(key, set())
+            waiting.discard(entry)
+            if not waiting:
+                self._waiters.pop(key, None)
 
     async def delete(self, queue: str, job_id: str) -> bool:
         return await self._write(admin.delete, queue, job_id)

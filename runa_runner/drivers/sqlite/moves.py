@@ -13,13 +13,13 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ...job import new_id
 from ...records import CorruptRecord, corrupt_error, preview
-from ..base import LEASE_LOST, Outcome, PushItem, Reserved, unique_lock_key
+from ..base import CANCELLED, LEASE_LOST, Outcome, PushItem, Reserved, unique_lock_key
 from . import rows as rows_
-from .queries import Q
+from .queries import RESULTS, Q
 
 #: How much of an unreadable envelope the failed record keeps, for a human to look at.
 _RAW_KEPT = 2000
@@ -119,9 +119,13 @@ def _to_failed(conn: sqlite3.Connection, rowid: int, raw_id: Any, raw: Any,
     return Corrupt(job_id, error)
 
 
-def renew(conn: sqlite3.Connection, queue: str, job_id: str, token: str, lease: float) -> bool:
+def renew(conn: sqlite3.Connection, queue: str, job_id: str, token: str,
+          lease: float) -> bool | Literal["cancelled"]:
     now = time.time()
-    return conn.execute(Q["renew"], (now + lease, queue, job_id, token, now)).rowcount == 1
+    if conn.execute(Q["renew"], (now + lease, queue, job_id, token, now)).rowcount != 1:
+        return False
+    return CANCELLED if conn.execute(RESULTS["cancelled"], (queue, job_id, token)).fetchone() \
+        else True
 
 
 def settle(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> list[bool]:
@@ -132,6 +136,8 @@ def settle(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> list[bool]:
 
 def _settle_one(conn: sqlite3.Connection, o: Outcome, now: float) -> bool:
     held = (o.queue, o.job_id, o.token, now)
+    if o.kind == "ack" and o.result_ttl > 0 and o.result is not None:
+        keep(conn, o, now)
     if o.kind == "ack":
         # fetchall: a RETURNING statement must run to its end before COMMIT.
         rows = conn.execute(Q["ack"], held).fetchall()
@@ -147,3 +153,15 @@ def _settle_one(conn: sqlite3.Connection, o: Outcome, now: float) -> bool:
         return False
     conn.execute(Q["drop_lock"], (o.job_id,))
     return True
+
+
+def keep(conn: sqlite3.Connection, o: Outcome, now: float) -> None:
+    """Copy the held job with its result before its ack deletes it (sql/results.sql);
+    expired results go in a bounded batch first."""
+    conn.execute(RESULTS["sweep_results"], (now, KEEP_SWEEP))
+    conn.execute(RESULTS["keep"], (o.queue, o.job_id, o.token, now, o.result,
+                                   now + o.result_ttl))
+
+
+#: Expired results deleted per keep: bounded work in the settle's transaction.
+KEEP_SWEEP = 100

@@ -172,12 +172,13 @@ SELECT coalesce((SELECT job_id FROM took),
        (SELECT count(*) FROM woken)
 
 -- name: renew
--- (queue, id, token, lease)
+-- (queue, id, token, lease) -> id, and whether a cancel asked this run to stop (results.sql)
 UPDATE {schema}.jobs
    SET lease_until = extract(epoch FROM clock_timestamp())::float8 + %(lease)s
  WHERE id = %(id)s AND queue = %(queue)s AND state = 'reserved' AND token = %(token)s
    AND lease_until > extract(epoch FROM clock_timestamp())::float8
-RETURNING id
+RETURNING id, EXISTS (SELECT 1 FROM {schema}.cancels c
+                       WHERE c.id = %(id)s AND c.token = %(token)s)
 
 -- name: settle
 -- (kinds, queues, ids, tokens, delays, give_back, errors, tracebacks, channel, notify,
