@@ -114,7 +114,11 @@ class Settler:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
-            self._outage.recovered(driver, began)
+            if any(held):
+                # A settle whose every lease was already lost may never have reached the
+                # server (AMQP drops a dead channel's deliveries locally): no sign that it
+                # is back, and saying so would print a down/up/down flap mid-outage.
+                self._outage.recovered(driver, began)
             return held
 
     async def _flush_stats_loop(self) -> None:
