@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ...errors import DriverError, DriverUnavailable
+from . import flow
 from .queries import FAILED_COUNTS, SCHEMA_STATEMENTS, SCHEMA_VERSION
 
 T = TypeVar("T")
@@ -68,6 +69,7 @@ def _setup(conn: sqlite3.Connection) -> None:
             conn.execute(statement)  # idempotent; later versions add migrations here
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     ensure_failed_counts(conn)
+    flow.ensure_tables(conn)
 
 
 def ensure_failed_counts(conn: sqlite3.Connection) -> None:

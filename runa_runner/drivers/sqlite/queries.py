@@ -25,5 +25,8 @@ Q: dict[str, str] = parse_named(_read("queries.sql"))
 #: The failed-count table and its triggers, by name (sql/failed_counts.sql).
 FAILED_COUNTS: dict[str, str] = parse_named(_read("failed_counts.sql"))
 
+#: Pause and flow-control statements by name (sql/flow.sql; its tables made on every open).
+FLOW: dict[str, str] = parse_named(_read("flow.sql"))
+
 #: The schema's statements (idempotent: CREATE ... IF NOT EXISTS).
 SCHEMA_STATEMENTS: list[str] = split_script(_read("schema.sql"))
