@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 from . import specs
 from .connections import Connections
-from .drivers.base import Driver, UniqueUntil
+from .drivers.base import Capability, Driver, UniqueUntil
+from .drivers.flow import Rate, RateError, parse_rate
 from .errors import ConfigError, RegistryFrozen, UnknownName
 from .events import Observers
 from .handlers import is_async_handler, payload_adapter, payload_type
@@ -126,13 +127,24 @@ class Registry:
         max_payload_bytes: int | None = None,
         meta: Mapping[str, Any] | None = None,
         middleware: Sequence[specs.PushMiddleware] = (),
+        max_running: int | None = None,
+        rate: str | Rate | None = None,
     ) -> Registry:
-        """Declare a queue (seed defaults: workers ``[default]``, retry 0, retry_delay 1s)."""
+        """Declare a queue (seed defaults: workers ``[default]``, retry 0, retry_delay 1s).
+
+        ``max_running`` caps its jobs in flight across every worker process; ``rate``
+        (``"10/1s"``, ``"600/1m"``, ``"5000/1h"``) caps its starts in any such window.
+        """
         self._check_mutable(f"add queue '{name}'")
         check_name("queue", name, self._queues)
         check_settings(f"queue '{name}'", {
             "retry": retry, "retry_delay": retry_delay, "retry_max_delay": retry_max_delay,
-            "timeout": timeout, "retention": retention, "max_payload_bytes": max_payload_bytes})
+            "timeout": timeout, "retention": retention, "max_payload_bytes": max_payload_bytes,
+            "max_running": max_running})
+        try:
+            parsed_rate = None if rate is None else parse_rate(rate)
+        except RateError as exc:
+            raise ConfigError(f"queue '{name}': rate: {exc}") from None
         self._queues[name] = QueueSpec(
             name=name,
             driver=driver or specs.MEMORY_DRIVER,
@@ -146,6 +158,8 @@ class Registry:
             max_payload_bytes=max_payload_bytes,
             meta=specs.frozen_map(meta),
             middleware=tuple(middleware),
+            max_running=max_running,
+            rate=parsed_rate,
         )
         return self
 
@@ -313,6 +327,12 @@ class Registry:
                            + did_you_mean(w, self._workers))
             if not q.workers:
                 yield f"queue '{q.name}': no worker serves it"
+            driver = self._drivers.get(q.driver)
+            if q.flow and driver is not None and (
+                    Capability.FLOW_CONTROL not in driver.capabilities):
+                yield (f"queue '{q.name}': driver '{q.driver}' (type {driver.type_name}) "
+                       f"cannot keep max_running or rate (it lacks the "
+                       f"'{Capability.FLOW_CONTROL.value}' capability)")
         for j in self._jobs.values():
             if j.queue not in self._queues and j.name not in self._unbound:
                 yield (f"job '{j.name}': unknown queue '{j.queue}'"
@@ -512,3 +532,24 @@ class Registry:
 
     async def purge(self, queue: str) -> int:
         return await self.inspector().purge(queue)
+
+    # ---- pause and flow control (drivers/flow.py) ------------------------------------
+
+    async def pause(self, queue: str) -> bool:
+        """Pause ``queue`` for every worker process: it takes pushes and keeps its jobs,
+        and no worker reserves from it until :meth:`resume`. Returns whether it was
+        paused already (pausing twice is harmless).
+
+        Raises:
+            UnknownName: no such queue. Unsupported: its driver cannot pause (AMQP).
+        """
+        return await self.inspector().set_paused(queue, True)
+
+    async def resume(self, queue: str) -> bool:
+        """Let workers reserve from ``queue`` again (idle ones are woken as by a push).
+        Returns whether it was paused."""
+        return await self.inspector().set_paused(queue, False)
+
+    async def paused(self, queue: str) -> bool:
+        """Whether ``queue`` is paused now."""
+        return await self.inspector().paused(queue)

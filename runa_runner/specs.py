@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 
 from .drivers.base import UniqueUntil
+from .drivers.flow import Flow, Rate
 
 #: Seed defaults (DESIGN.md §2).
 DEFAULT_RETRY = 0
@@ -49,6 +50,15 @@ class QueueSpec:
     max_payload_bytes: int | None = None
     meta: Mapping[str, Any] = field(default_factory=frozen_map)
     middleware: tuple[PushMiddleware, ...] = ()
+    #: flow control (drivers/flow.py): jobs in flight across every process, starts per window
+    max_running: int | None = None
+    rate: Rate | None = None
+
+    @property
+    def flow(self) -> Flow | None:
+        """The limits ``reserve`` takes, or None when the queue has none."""
+        flow = Flow(self.max_running, self.rate)
+        return flow if flow else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +105,8 @@ class QueueInfo:
     delayed: int | None
     reserved: int | None
     failed: int | None
+    #: None where the driver cannot pause (or did not answer)
+    paused: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +142,9 @@ class JobInfo:
     error: str | None
     enqueued_at: float
     available_at: float
+    #: why a due pending job waits: "queue paused", "max_running N reached",
+    #: "rate N/1s reached" (None when nothing holds it)
+    held: str | None = None
 
     @classmethod
     def with_traceback(cls, traceback: str | None, **fields: Any) -> JobInfo:
@@ -155,4 +170,5 @@ class JobInfo:
             "error": self.error,
             "enqueued_at": self.enqueued_at,
             "available_at": self.available_at,
+            "held": self.held,
         }

@@ -22,11 +22,12 @@ import socket
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 from . import observe
 from . import registry as registry_module
 from .drivers.base import Capability, Driver, Outcome, Reserved, StatsDelta
+from .drivers.flow import Flow, FlowStore, Hold
 from .errors import DriverError, StopTimedOut, WorkerFailed
 from .events import Counter, JobLog, Observers
 from .execution import Running, execute
@@ -79,6 +80,10 @@ class Unit:
         self._outage = Outage(worker, self.events)
         self._side = SideTasks(worker, self.stop_now)
         self._pool: ThreadPoolExecutor | None = None
+        #: The limits of each queue that has some (drivers/flow.py), and the queues a
+        #: limit holds back: name -> (monotonic time to look again, the hold).
+        self._flows = {q.name: q.flow for q in self.queues if q.flow is not None}
+        self._holds: dict[str, tuple[float, Hold]] = {}
         #: Sync handler threads a burst stopped waiting for (past their timeout).
         self.abandoned = 0
         self._strays_since: float | None = None
@@ -228,9 +233,13 @@ class Unit:
             if burst:
                 # A job settled during the round (``_changed``) may have been released
                 # for a retry after that queue was visited: look again before leaving.
-                if not self._inflight and not self._threads and not self._changed.is_set():
+                # A limit holds jobs only for a while: a burst waits it out (a pause may
+                # last forever: a paused queue counts as holding nothing runnable).
+                waiting = self._limited_now()
+                if (not self._inflight and not self._threads and not self._changed.is_set()
+                        and not waiting):
                     return
-                await self._wait_change(burst)
+                await (self._idle() if waiting else self._wait_change(burst))
             else:
                 await self._idle()
 
@@ -262,32 +271,87 @@ class Unit:
                 break
             q = self.queues[(start + i) % n]
             driver = self._drivers[q.name]
+            flow = self._flows.get(q.name)
+            if flow is not None and self._held(q.name):
+                continue
             began = time.monotonic()
             try:
-                batch = await driver.reserve(q.name, free - got, self.spec.lease)
+                if flow is None:  # the hot path: the driver checks only the pause flag
+                    batch = await driver.reserve(q.name, free - got, self.spec.lease)
+                else:
+                    batch = await driver.reserve(q.name, free - got, self.spec.lease, flow)
             except DriverError as exc:
                 await self._driver_trouble(driver, exc)
                 continue
             self._outage.recovered(driver, began)
             for reserved in batch:
                 self._start(q, reserved)
+            if flow is not None and len(batch) < free - got:
+                await self._look_for_hold(q.name, driver, flow)
             got += len(batch)
         return got
 
+    # ---- flow control (drivers/flow.py) -------------------------------------------
+
+    def _held(self, queue: str) -> bool:
+        entry = self._holds.get(queue)
+        if entry is None:
+            return False
+        if entry[0] <= time.monotonic():
+            del self._holds[queue]
+            return False
+        return True
+
+    def _limited_now(self) -> bool:
+        """Whether a limit (not a pause) holds one of the queues back now."""
+        return any(self._held(name) and hold.reason != "paused"
+                   for name, (_, hold) in list(self._holds.items()))
+
+    async def _look_for_hold(self, queue: str, driver: Driver, flow: Flow) -> None:
+        """After a short batch from a queue with limits: ask why, and skip the queue until
+        its rate window opens (or poll_interval, or one of our runs of it ends), so a
+        held queue costs no reserve round trips meanwhile."""
+        try:
+            hold = await cast(FlowStore, driver).held(queue, flow)
+        except DriverError as exc:
+            await self._driver_trouble(driver, exc)
+            return
+        if hold is None:
+            self._holds.pop(queue, None)
+            return
+        wait = self.spec.poll_interval if hold.retry_in is None else hold.retry_in
+        self._holds[queue] = (time.monotonic() + max(wait, 0.001), hold)
+
+    def _slot_freed(self, queue: str) -> None:
+        """One of our runs of ``queue`` ended: a max_running slot is free, look at once."""
+        entry = self._holds.get(queue)
+        if entry is not None and entry[1].reason == "max_running":
+            del self._holds[queue]
+
     async def _idle(self) -> None:
-        """Wait for work: the drivers' wake-ups, a freed slot or stop, at most poll_interval."""
+        """Wait for work: the drivers' wake-ups, a freed slot or stop, at most poll_interval
+        (or until the first held queue may be looked at again). A queue a limit holds is
+        not waited on: its due jobs would end every wait at once."""
+        timeout = self.spec.poll_interval
+        now = time.monotonic()
+        held = {name for name in list(self._holds) if self._held(name)}
+        if held:
+            timeout = min(timeout, *(self._holds[name][0] - now for name in held))
         by_driver: dict[int, tuple[Driver, list[str]]] = {}
         for q in self.queues:
-            d = self._drivers[q.name]
-            by_driver.setdefault(id(d), (d, []))[1].append(q.name)
+            if q.name not in held:
+                d = self._drivers[q.name]
+                by_driver.setdefault(id(d), (d, []))[1].append(q.name)
         waits: dict[asyncio.Future[Any], Driver | None] = {
-            asyncio.ensure_future(d.wait(names, self.spec.poll_interval)): d
+            asyncio.ensure_future(d.wait(names, timeout)): d
             for d, names in by_driver.values()
         }
         waits[asyncio.ensure_future(self._stopping.wait())] = None
+        if held:  # a run ending may free a max_running slot (see _slot_freed)
+            waits[asyncio.ensure_future(self._changed.wait())] = None
         try:
             done, _ = await asyncio.wait(
-                waits, timeout=max(self.spec.poll_interval, 0.001) * 2,
+                waits, timeout=max(timeout, 0.001) * (2 if by_driver else 1),
                 return_when=asyncio.FIRST_COMPLETED,
             )
             for task in done:
@@ -340,6 +404,7 @@ class Unit:
             # job may already be reserved and running under the same id.
             if self._inflight.get(env.id) is r:
                 del self._inflight[env.id]
+            self._slot_freed(r.queue.name)
             self._changed.set()
 
     def _cancelled_outcome(self, r: Running) -> Outcome | None:

@@ -12,7 +12,9 @@ from ..registry import Registry
 from ..specs import QueueInfo, WorkerInfo
 from . import context, output
 
-QUEUE_HEADERS = ("QUEUE", "DRIVER", "WORKERS", "PENDING", "DELAYED", "RESERVED", "FAILED")
+#: STATE (last, so the seed's columns keep their places): PAUSED, or "active".
+QUEUE_HEADERS = ("QUEUE", "DRIVER", "WORKERS", "PENDING", "DELAYED", "RESERVED", "FAILED",
+                 "STATE")
 WORKER_HEADERS = ("WORKER", "QUEUES", "CONCURRENCY", "INSTANCES", "PROCESSED", "SUCCEEDED",
                   "FAILED", "RETRIED")
 
@@ -70,8 +72,14 @@ def as_dict(queues: list[QueueInfo], workers: list[WorkerInfo]) -> dict[str, Any
 
 def tables(queues: list[QueueInfo], workers: list[WorkerInfo]) -> str:
     """Both tables of ``list``, a blank line between them."""
-    return (output.table(QUEUE_HEADERS, (dataclasses.astuple(q) for q in queues)) + "\n\n"
+    return (output.table(QUEUE_HEADERS, (queue_row(q) for q in queues)) + "\n\n"
             + output.table(WORKER_HEADERS, (dataclasses.astuple(w) for w in workers)))
+
+
+def queue_row(q: QueueInfo) -> tuple[Any, ...]:
+    """A queue's cells; its state is PAUSED, active, or None (the driver cannot tell)."""
+    state = None if q.paused is None else "PAUSED" if q.paused else "active"
+    return (q.name, q.driver, q.workers, q.pending, q.delayed, q.reserved, q.failed, state)
 
 
 async def gather(

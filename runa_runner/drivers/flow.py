@@ -24,8 +24,6 @@ from typing import Literal, Protocol, runtime_checkable
 WINDOWS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 #: Most starts a rate may allow per window (the driver keeps one time per start).
 MAX_RATE = 100_000
-#: Most jobs ``max_running`` may allow at once.
-MAX_RUNNING = 1_000_000
 _RATE_RE = re.compile(r"^\s*(\d{1,12})\s*/\s*1([smh])\s*$")
 RATE_HINT = "a rate like '10/1s' (N starts per 1s, 1m or 1h, N from 1 to 100,000)"
 
