@@ -23,10 +23,7 @@ local out = {lease_until, corrupt}
 local n = flow_allowance(tonumber(ARGV[1]), KEYS[5], KEYS[2], KEYS[6], now, ARGV[5], ARGV[6],
                          ARGV[7])
 if n <= 0 then
-  if rated then
-  redis.call('PEXPIRE', KEYS[6], math.ceil(tonumber(ARGV[7]) * 1000) + 1000)
-end
-return out
+  return out
 end
 local rated = flow_limit(ARGV[6])
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', fmt(now), 'LIMIT', 0, n)
