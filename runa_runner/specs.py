@@ -170,5 +170,6 @@ class JobInfo:
             "error": self.error,
             "enqueued_at": self.enqueued_at,
             "available_at": self.available_at,
-            "held": self.held,
+            # only while held: a job nothing holds keeps the fields of DESIGN §7b
+            **({} if self.held is None else {"held": self.held}),
         }

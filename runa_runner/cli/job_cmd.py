@@ -56,8 +56,6 @@ def describe(info: JobInfo) -> str:
     fields["meta"] = json.dumps(info.meta, ensure_ascii=False)
     fields["enqueued_at"] = timestamp(info.enqueued_at)
     fields["available_at"] = timestamp(info.available_at)
-    if info.held is None:  # shown only when something holds the job back
-        del fields["held"]
     width = max(len(k) for k in fields) + 1
     lines = [f"{(k + ':').ljust(width)} {output.cell(v)}" for k, v in fields.items()]
     if info.traceback:
