@@ -12,9 +12,10 @@ from ..registry import Registry
 from ..specs import QueueInfo, WorkerInfo
 from . import context, output
 
-#: STATE (last, so the seed's columns keep their places): PAUSED, or "active".
-QUEUE_HEADERS = ("QUEUE", "DRIVER", "WORKERS", "PENDING", "DELAYED", "RESERVED", "FAILED",
-                 "STATE")
+#: The last column has no header: it marks a paused queue PAUSED and is blank otherwise,
+#: so the table of queues that run reads exactly as before (DESIGN §6).
+QUEUE_HEADERS = ("QUEUE", "DRIVER", "WORKERS", "PENDING", "DELAYED", "RESERVED", "FAILED", "")
+PAUSED_MARK = "PAUSED"
 WORKER_HEADERS = ("WORKER", "QUEUES", "CONCURRENCY", "INSTANCES", "PROCESSED", "SUCCEEDED",
                   "FAILED", "RETRIED")
 
@@ -77,9 +78,9 @@ def tables(queues: list[QueueInfo], workers: list[WorkerInfo]) -> str:
 
 
 def queue_row(q: QueueInfo) -> tuple[Any, ...]:
-    """A queue's cells; its state is PAUSED, active, or None (the driver cannot tell)."""
-    state = None if q.paused is None else "PAUSED" if q.paused else "active"
-    return (q.name, q.driver, q.workers, q.pending, q.delayed, q.reserved, q.failed, state)
+    """A queue's cells, then PAUSED when it is paused (blank otherwise)."""
+    mark = PAUSED_MARK if q.paused else ""
+    return (q.name, q.driver, q.workers, q.pending, q.delayed, q.reserved, q.failed, mark)
 
 
 async def gather(
