@@ -1,0 +1,128 @@
+"""Drain speed of a queue without limits, before and after pause/flow control, in one run.
+
+    python benchmarks/flow_bench.py                       # sqlite and redis, base = main
+    python benchmarks/flow_bench.py --drivers sqlite --jobs 5000 --repeats 5
+    python benchmarks/flow_bench.py --base <commit>
+
+The base commit's ``runa_runner`` is exported (``git archive``) to a temporary folder;
+each drain runs in a fresh process whose ``PYTHONPATH`` picks the base or this checkout,
+the two alternated so both see the same machine. A drain: push N jobs (push_many), then
+``Unit(...).run(burst=True)`` with a no-op handler at concurrency 64; the rate is N over
+the burst's wall time. The median of the repeats is reported, with the spread. A third
+row drains the same queue with limits that never bind (``max_running`` = N), the price
+of the flow-control path itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+#: One drain, run as ``python -c CHILD driver jobs where limited`` in the chosen tree.
+CHILD = '''
+import asyncio, sys, time, uuid
+import runa_runner as rr
+
+driver_name, jobs, where, limited = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+async def noop(job):
+    return None
+
+async def main():
+    if driver_name == "sqlite":
+        from runa_runner.drivers.sqlite import SQLiteDriver
+        driver = SQLiteDriver(where + "/q.db")
+    else:
+        from runa_runner.drivers.redis import RedisDriver
+        driver = RedisDriver("redis://127.0.0.1:6379/0", prefix=where)
+    r = rr.Registry()
+    r.driver("d", driver)
+    r.worker("w", concurrency=64, poll_interval=0.05)
+    extra = {"max_running": jobs} if limited == "1" else {}
+    r.queue("q", driver="d", workers=["w"], **extra)
+    r.job("noop", noop, queue="q")
+    r.freeze()
+    for i in range(0, jobs, 1000):
+        await r.push_many("noop", [{} for _ in range(min(1000, jobs - i))])
+    began = time.perf_counter()
+    await rr.Unit(r, "w").run(burst=True)
+    seconds = time.perf_counter() - began
+    await r.purge("q")
+    await r.close()
+    print(jobs / seconds)
+
+asyncio.run(main())
+'''
+
+
+def export(commit: str, into: Path) -> Path:
+    """The ``runa_runner`` package of ``commit``, unpacked under ``into``."""
+    archive = into / "base.tar"
+    subprocess.run(["git", "-C", str(REPO), "archive", "-o", str(archive), commit,
+                    "runa_runner"], check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into / "base", filter="data")
+    return into / "base"
+
+
+def drain(tree: Path, driver: str, jobs: int, scratch: Path, limited: bool) -> float:
+    where = str(scratch / uuid.uuid4().hex) if driver == "sqlite" else f"fb:{uuid.uuid4().hex}:"
+    if driver == "sqlite":
+        Path(where).mkdir(parents=True)
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    out = subprocess.run([sys.executable, "-c", CHILD, driver, str(jobs), where,
+                          "1" if limited else "0"],
+                         env=env, capture_output=True, text=True, check=True, timeout=600)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def spread(values: list[float]) -> str:
+    return (f"{statistics.median(values):,.0f} jobs/s "
+            f"({min(values):,.0f}-{max(values):,.0f})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--drivers", default="sqlite,redis")
+    p.add_argument("--jobs", type=int, default=3000)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--base", default="main", help="the commit to compare with (default main)")
+    args = p.parse_args(argv)
+    base = subprocess.run(["git", "-C", str(REPO), "merge-base", "HEAD", args.base],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    results: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        trees = {"base": export(base, scratch), "this": REPO}
+        for driver in args.drivers.split(","):
+            rates = results.setdefault(driver, {"base": [], "this": [], "this+limits": []})
+            for tree in trees.values():  # warm-up, not counted: file cache, script cache
+                drain(tree, driver, args.jobs // 4 or 1, scratch, False)
+            for _ in range(args.repeats):
+                for kind, tree in trees.items():
+                    rates[kind].append(drain(tree, driver, args.jobs, scratch, False))
+                rates["this+limits"].append(drain(REPO, driver, args.jobs, scratch, True))
+    print(f"drain of {args.jobs} no-op jobs, concurrency 64, median of {args.repeats} "
+          f"(base {base[:10]}):")
+    for driver, rates in results.items():
+        change = statistics.median(rates["this"]) / statistics.median(rates["base"]) - 1
+        print(f"  {driver:7} base {spread(rates['base'])}; this {spread(rates['this'])} "
+              f"({change:+.1%}); with max_running that never binds "
+              f"{spread(rates['this+limits'])}")
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
