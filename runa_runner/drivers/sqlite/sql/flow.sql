@@ -37,8 +37,10 @@ DELETE FROM queue_pauses WHERE queue = ?1;
 SELECT count(*) FROM jobs WHERE queue = ?1 AND state = 'reserved' AND lease_until > ?2;
 
 -- name: forget_starts
--- (queue, window start): starts that left the sliding window
-DELETE FROM queue_starts WHERE queue = ?1 AND started_at <= ?2;
+-- (queue, window start): starts that left the sliding window, and any time that is not a
+-- number (not ours: TEXT sorts above every number, so it would hold the queue forever)
+DELETE FROM queue_starts
+ WHERE queue = ?1 AND (started_at <= ?2 OR typeof(started_at) NOT IN ('real', 'integer'));
 
 -- name: started
 -- (queue, window start) -> starts inside the window, the oldest of them
