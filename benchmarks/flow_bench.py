@@ -1,6 +1,8 @@
 """Drain speed of a queue without limits, before and after pause/flow control, in one run.
 
     python benchmarks/flow_bench.py                       # sqlite and redis, base = main
+    python benchmarks/flow_bench.py --drivers sqlite,redis,postgres   # PostgreSQL at
+                                                          # postgresql://root@127.0.0.1/test
     python benchmarks/flow_bench.py --drivers sqlite --jobs 5000 --repeats 5
     python benchmarks/flow_bench.py --base <commit>
 
@@ -43,9 +45,12 @@ async def main():
     if driver_name == "sqlite":
         from runa_runner.drivers.sqlite import SQLiteDriver
         driver = SQLiteDriver(where + "/q.db")
-    else:
+    elif driver_name == "redis":
         from runa_runner.drivers.redis import RedisDriver
         driver = RedisDriver("redis://127.0.0.1:6379/0", prefix=where)
+    else:
+        from runa_runner.drivers.postgres import PostgresDriver
+        driver = PostgresDriver("postgresql://root@127.0.0.1:5432/test", schema=where)
     r = rr.Registry()
     r.driver("d", driver)
     r.worker("w", concurrency=64, poll_interval=0.05)
@@ -60,6 +65,11 @@ async def main():
     seconds = time.perf_counter() - began
     await r.purge("q")
     await r.close()
+    if driver_name == "postgres":
+        import psycopg
+        async with await psycopg.AsyncConnection.connect(
+                "postgresql://root@127.0.0.1:5432/test", autocommit=True) as conn:
+            await conn.execute(f'DROP SCHEMA "{where}" CASCADE')
     print(jobs / seconds)
 
 asyncio.run(main())
@@ -77,7 +87,8 @@ def export(commit: str, into: Path) -> Path:
 
 
 def drain(tree: Path, driver: str, jobs: int, scratch: Path, limited: bool) -> float:
-    where = str(scratch / uuid.uuid4().hex) if driver == "sqlite" else f"fb:{uuid.uuid4().hex}:"
+    where = {"sqlite": str(scratch / uuid.uuid4().hex), "redis": f"fb:{uuid.uuid4().hex}:",
+             "postgres": f"fb_{uuid.uuid4().hex[:12]}"}[driver]
     if driver == "sqlite":
         Path(where).mkdir(parents=True)
     env = {**os.environ, "PYTHONPATH": str(tree)}
