@@ -27,10 +27,11 @@ from typing import Any
 from . import observe
 from . import registry as registry_module
 from .drivers.base import Capability, Driver, Outcome, Reserved, StatsDelta
-from .drivers.flow import Flow, FlowStore, Hold
+from .drivers.flow import Flow, FlowStore
 from .errors import DriverError, StopTimedOut, WorkerFailed
 from .events import Counter, JobLog, Observers
 from .execution import Running, execute
+from .holds import Holds
 from .outage import Outage, open_when_up
 from .registry import Registry
 from .settling import Settler, lease_lost_ends_failed
@@ -80,10 +81,9 @@ class Unit:
         self._outage = Outage(worker, self.events)
         self._side = SideTasks(worker, self.stop_now)
         self._pool: ThreadPoolExecutor | None = None
-        #: The limits of each queue that has some (drivers/flow.py), and the queues a
-        #: limit holds back: name -> (monotonic time to look again, the hold).
+        #: The limits of each queue that has some (drivers/flow.py), and what holds them.
         self._flows = {q.name: q.flow for q in self.queues if q.flow is not None}
-        self._holds: dict[str, tuple[float, Hold]] = {}
+        self._holds = Holds(self.spec.poll_interval)
         #: Sync handler threads a burst stopped waiting for (past their timeout).
         self.abandoned = 0
         self._strays_since: float | None = None
@@ -235,7 +235,7 @@ class Unit:
                 # for a retry after that queue was visited: look again before leaving.
                 # A limit holds jobs only for a while: a burst waits it out (a pause may
                 # last forever: a paused queue counts as holding nothing runnable).
-                waiting = self._limited_now()
+                waiting = self._holds.limited()
                 if (not self._inflight and not self._threads and not self._changed.is_set()
                         and not waiting):
                     return
@@ -272,7 +272,7 @@ class Unit:
             q = self.queues[(start + i) % n]
             driver = self._drivers[q.name]
             flow = self._flows.get(q.name)
-            if flow is not None and self._held(q.name):
+            if flow is not None and self._holds.active(q.name):
                 continue
             began = time.monotonic()
             try:
@@ -293,52 +293,21 @@ class Unit:
 
     # ---- flow control (drivers/flow.py) -------------------------------------------
 
-    def _held(self, queue: str) -> bool:
-        entry = self._holds.get(queue)
-        if entry is None:
-            return False
-        if entry[0] <= time.monotonic():
-            del self._holds[queue]
-            return False
-        return True
-
-    def _limited_now(self) -> bool:
-        """Whether a limit (not a pause) holds one of the queues back now."""
-        return any(self._held(name) and hold.reason != "paused"
-                   for name, (_, hold) in list(self._holds.items()))
-
     async def _look_for_hold(self, queue: str, driver: Driver, flow: Flow) -> None:
-        """After a short batch from a queue with limits: ask why, and skip the queue until
-        its rate window opens (or poll_interval, or one of our runs of it ends), so a
-        held queue costs no reserve round trips meanwhile."""
+        """After a short batch from a queue with limits: ask why (see holds.py)."""
         if not isinstance(driver, FlowStore):  # a wrapper without it: poll as before
             return
         try:
-            hold = await driver.held(queue, flow)
+            self._holds.note(queue, await driver.held(queue, flow))
         except DriverError as exc:
             await self._driver_trouble(driver, exc)
-            return
-        if hold is None:
-            self._holds.pop(queue, None)
-            return
-        wait = self.spec.poll_interval if hold.retry_in is None else hold.retry_in
-        self._holds[queue] = (time.monotonic() + max(wait, 0.001), hold)
-
-    def _slot_freed(self, queue: str) -> None:
-        """One of our runs of ``queue`` ended: a max_running slot is free, look at once."""
-        entry = self._holds.get(queue)
-        if entry is not None and entry[1].reason == "max_running":
-            del self._holds[queue]
 
     async def _idle(self) -> None:
         """Wait for work: the drivers' wake-ups, a freed slot or stop, at most poll_interval
         (or until the first held queue may be looked at again). A queue a limit holds is
         not waited on: its due jobs would end every wait at once."""
-        timeout = self.spec.poll_interval
-        now = time.monotonic()
-        held = {name for name in list(self._holds) if self._held(name)}
-        if held:
-            timeout = min(timeout, *(self._holds[name][0] - now for name in held))
+        held = self._holds.left()
+        timeout = min([self.spec.poll_interval, *held.values()])
         by_driver: dict[int, tuple[Driver, list[str]]] = {}
         for q in self.queues:
             if q.name not in held:
@@ -349,7 +318,7 @@ class Unit:
             for d, names in by_driver.values()
         }
         waits[asyncio.ensure_future(self._stopping.wait())] = None
-        if held:  # a run ending may free a max_running slot (see _slot_freed)
+        if held:  # a run ending may free a max_running slot (Holds.freed)
             waits[asyncio.ensure_future(self._changed.wait())] = None
         try:
             done, _ = await asyncio.wait(
@@ -406,7 +375,7 @@ class Unit:
             # job may already be reserved and running under the same id.
             if self._inflight.get(env.id) is r:
                 del self._inflight[env.id]
-            self._slot_freed(r.queue.name)
+            self._holds.freed(r.queue.name)
             self._changed.set()
 
     def _cancelled_outcome(self, r: Running) -> Outcome | None:
