@@ -10,7 +10,8 @@ The base commit's ``runa_runner`` is exported (``git archive``) to a temporary f
 each drain runs in a fresh process whose ``PYTHONPATH`` picks the base or this checkout,
 the two alternated so both see the same machine. A drain: push N jobs (push_many), then
 ``Unit(...).run(burst=True)`` with a no-op handler at concurrency 64; the rate is N over
-the burst's wall time. The median of the repeats is reported, with the spread. A third
+the burst's wall time, and the draining process's CPU time per job (steadier than rates
+on a shared machine). The median of the repeats is reported, with the spread. A third
 row drains the same queue with limits that never bind (``max_running`` = N), the price
 of the flow-control path itself.
 """
@@ -60,9 +61,9 @@ async def main():
     r.freeze()
     for i in range(0, jobs, 1000):
         await r.push_many("noop", [{} for _ in range(min(1000, jobs - i))])
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     await rr.Unit(r, "w").run(burst=True)
-    seconds = time.perf_counter() - began
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     await r.purge("q")
     await r.close()
     if driver_name == "postgres":
@@ -70,7 +71,7 @@ async def main():
         async with await psycopg.AsyncConnection.connect(
                 "postgresql://root@127.0.0.1:5432/test", autocommit=True) as conn:
             await conn.execute(f'DROP SCHEMA "{where}" CASCADE')
-    print(jobs / seconds)
+    print(jobs / seconds, cpu / jobs * 1e6)
 
 asyncio.run(main())
 '''
@@ -86,7 +87,9 @@ def export(commit: str, into: Path) -> Path:
     return into / "base"
 
 
-def drain(tree: Path, driver: str, jobs: int, scratch: Path, limited: bool) -> float:
+def drain(tree: Path, driver: str, jobs: int, scratch: Path,
+          limited: bool) -> tuple[float, float]:
+    """One drain in a fresh process: (jobs/s, this process's CPU µs per job)."""
     where = {"sqlite": str(scratch / uuid.uuid4().hex), "redis": f"fb:{uuid.uuid4().hex}:",
              "postgres": f"fb_{uuid.uuid4().hex[:12]}"}[driver]
     if driver == "sqlite":
@@ -95,12 +98,14 @@ def drain(tree: Path, driver: str, jobs: int, scratch: Path, limited: bool) -> f
     out = subprocess.run([sys.executable, "-c", CHILD, driver, str(jobs), where,
                           "1" if limited else "0"],
                          env=env, capture_output=True, text=True, check=True, timeout=600)
-    return float(out.stdout.strip().splitlines()[-1])
+    rate, cpu = out.stdout.strip().splitlines()[-1].split()
+    return float(rate), float(cpu)
 
 
-def spread(values: list[float]) -> str:
-    return (f"{statistics.median(values):,.0f} jobs/s "
-            f"({min(values):,.0f}-{max(values):,.0f})")
+def spread(runs: list[tuple[float, float]]) -> str:
+    rates, cpu = [r for r, _ in runs], [c for _, c in runs]
+    return (f"{statistics.median(rates):,.0f} jobs/s ({min(rates):,.0f}-{max(rates):,.0f}), "
+            f"{statistics.median(cpu):.0f} µs CPU/job")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     base = subprocess.run(["git", "-C", str(REPO), "merge-base", "HEAD", args.base],
                           capture_output=True, text=True, check=True).stdout.strip()
-    results: dict[str, dict[str, list[float]]] = {}
+    results: dict[str, dict[str, list[tuple[float, float]]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         trees = {"base": export(base, scratch), "this": REPO}
@@ -125,12 +130,14 @@ def main(argv: list[str] | None = None) -> int:
                     rates[kind].append(drain(tree, driver, args.jobs, scratch, False))
                 rates["this+limits"].append(drain(REPO, driver, args.jobs, scratch, True))
     print(f"drain of {args.jobs} no-op jobs, concurrency 64, median of {args.repeats} "
-          f"(base {base[:10]}):")
-    for driver, rates in results.items():
-        change = statistics.median(rates["this"]) / statistics.median(rates["base"]) - 1
-        print(f"  {driver:7} base {spread(rates['base'])}; this {spread(rates['this'])} "
-              f"({change:+.1%}); with max_running that never binds "
-              f"{spread(rates['this+limits'])}")
+          f"(base {base[:10]}); CPU: the draining process's, per job:")
+    for driver, runs in results.items():
+        rate = {k: statistics.median(r for r, _ in v) for k, v in runs.items()}
+        cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
+        print(f"  {driver:8} base {spread(runs['base'])}; this {spread(runs['this'])} "
+              f"(rate {rate['this'] / rate['base'] - 1:+.1%}, "
+              f"CPU {cpu['this'] / cpu['base'] - 1:+.1%}); with max_running that never "
+              f"binds {spread(runs['this+limits'])}")
     print(json.dumps(results))
     return 0
 
