@@ -33,12 +33,12 @@ def paused_among(conn: sqlite3.Connection, queues: Sequence[str]) -> set[str]:
 
 def allowed(conn: sqlite3.Connection, queue: str, count: int, flow: Flow | None,
             now: float) -> int:
-    """How many jobs this reserve may take: 0 while paused, else within the limits. A
-    queue without limits costs one primary-key lookup."""
-    if is_paused(conn, queue):
-        return 0
+    """How many jobs this reserve may take within the limits (0 while paused). A queue
+    without limits costs nothing here: the "due" query itself skips a paused queue."""
     if not flow:
         return count
+    if is_paused(conn, queue):
+        return 0
     running, started, _ = _usage(conn, queue, flow, now)
     return allowance(count, flow, running, started)
 
