@@ -6,6 +6,7 @@ The public API is what this module exports; everything else may change.
 from __future__ import annotations
 
 from . import drivers
+from .drivers.flow import Rate
 from .errors import (
     Abort,
     ConfigError,
@@ -59,6 +60,7 @@ __all__ = [
     "NotCancellable",
     "PayloadInvalid",
     "QueueInfo",
+    "Rate",
     "Registry",
     "RegistryFrozen",
     "RetryIn",

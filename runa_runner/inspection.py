@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from .drivers.base import LIST_STATES, Capability, Driver, JobRecord, ListState
+from .drivers.flow import Flow, FlowStore
 from .errors import ConfigError, DriverUnavailable, Unsupported
 from .specs import JobInfo, QueueInfo, QueueSpec, WorkerInfo, WorkerSpec
 
@@ -65,13 +66,15 @@ class JobPage:
         return {"jobs": [j.to_dict() for j in self.jobs], "next": self.next}
 
 
-def record_info(rec: JobRecord) -> JobInfo:
-    """A stored job as the API shows it (the ``job --json`` fields)."""
+def record_info(rec: JobRecord, held: str | None = None) -> JobInfo:
+    """A stored job as the API shows it (the ``job --json`` fields); ``held``: why a
+    pending job waits (a paused queue, a reached limit)."""
     env = rec.envelope
     fields = dict(
         id=env.id, queue=env.queue, job=env.job, state=rec.state, attempts=env.attempt,
         max_attempts=env.max_attempts, payload=env.payload, meta=dict(env.meta),
         error=rec.error, enqueued_at=env.enqueued_at, available_at=env.available_at,
+        held=held,
     )
     if rec.state == "succeeded":
         return JobInfo.kept(rec.result, rec.finished_at, **fields)
@@ -118,8 +121,11 @@ class Inspector:
         c = await self.ask(q.driver, lambda d: d.counts(q.name))
         if c is None:
             return QueueInfo(q.name, q.driver, list(q.workers), None, None, None, None)
+        paused = None
+        if Capability.PAUSE in self.registry.drivers[q.driver].capabilities:
+            paused = await self.ask(q.driver, lambda d: _flow_store(d).paused(q.name))
         return QueueInfo(q.name, q.driver, list(q.workers),
-                         c.pending, c.delayed, c.reserved, c.failed)
+                         c.pending, c.delayed, c.reserved, c.failed, paused)
 
     async def workers(self) -> list[WorkerInfo]:
         """Counters per worker pool, summed over its processes, and live instances."""
@@ -149,8 +155,18 @@ class Inspector:
         for driver, names in by_driver.items():
             found = await self.ask(driver, _finder(names, job_id))
             if found is not None:
-                return record_info(found)
+                return record_info(found, await self.held(found))
         return None
+
+    async def held(self, rec: JobRecord) -> str | None:
+        """Why a pending job waits, or None (not pending, not held, or cannot tell)."""
+        spec = self.registry.queue_spec(rec.envelope.queue)
+        if rec.state != "pending" or Capability.PAUSE not in (
+                self.registry.drivers[spec.driver].capabilities):
+            return None
+        flow = spec.flow or Flow()
+        hold = await self.ask(spec.driver, lambda d: _flow_store(d).held(spec.name, flow))
+        return None if hold is None else hold.describe(flow)
 
     async def jobs(self, queue: str, state: str, limit: int = PAGE,
                    after: str | None = None) -> JobPage:
@@ -221,6 +237,17 @@ class Inspector:
         """Delete every job of ``queue`` in every state."""
         return await (await self._open(queue)).purge(queue)
 
+    async def set_paused(self, queue: str, paused: bool) -> bool:
+        """Pause or resume ``queue``; whether it was paused before."""
+        spec = self.registry.queue_spec(queue)
+        self._require(spec.driver, Capability.PAUSE, "pausing queues")
+        return await _flow_store(await self._open(queue)).set_paused(queue, paused)
+
+    async def paused(self, queue: str) -> bool:
+        spec = self.registry.queue_spec(queue)
+        self._require(spec.driver, Capability.PAUSE, "pausing queues")
+        return await _flow_store(await self._open(queue)).paused(queue)
+
     # ---- helpers --------------------------------------------------------------------
 
     async def _open(self, queue: str) -> Driver:
@@ -239,6 +266,13 @@ _NONE_DUE = -1.0
 async def _oldest(driver: Driver, queue: str) -> float:
     due = await driver.oldest_due(queue)
     return _NONE_DUE if due is None else due
+
+
+def _flow_store(driver: Driver) -> FlowStore:
+    """The driver's pause operations (its PAUSE capability was checked)."""
+    if not isinstance(driver, FlowStore):
+        raise Unsupported(driver.type_name, "pausing queues")
+    return driver
 
 
 def _finder(queues: Sequence[str], job_id: str

@@ -27,6 +27,8 @@ MAX_CONCURRENCY = 10_000
 MAX_POOL_SIZE = 10_000
 #: Largest ``max_payload_bytes`` of a queue: a bigger record could not be read back.
 MAX_PAYLOAD_BYTES = MAX_RECORD_BYTES
+#: Largest ``max_running`` of a queue (jobs in flight across every worker process).
+MAX_RUNNING = 1_000_000
 #: Below this a lease risks lapsing while its job runs (``validate`` warns).
 SHORT_LEASE = 1.0
 
@@ -37,6 +39,7 @@ COUNTS: dict[str, tuple[int, int]] = {
     "concurrency": (1, MAX_CONCURRENCY),
     "max_payload_bytes": (1, MAX_PAYLOAD_BYTES),
     "pool_size": (1, MAX_POOL_SIZE),
+    "max_running": (1, MAX_RUNNING),
 }
 #: Duration settings that must be > 0 (every other duration may be 0).
 POSITIVE_DURATIONS = frozenset({"lease", "poll_interval"})

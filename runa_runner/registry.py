@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 from . import specs
 from .connections import Connections
-from .drivers.base import Driver, UniqueUntil
+from .drivers.base import Capability, Driver, UniqueUntil
+from .drivers.flow import Rate, RateError, parse_rate
 from .errors import ConfigError, RegistryFrozen, UnknownName
 from .events import Observers
 from .handlers import is_async_handler, payload_adapter, payload_type
@@ -127,18 +128,26 @@ class Registry:
         meta: Mapping[str, Any] | None = None,
         middleware: Sequence[specs.PushMiddleware] = (),
         result_ttl: float = 0.0,
+        max_running: int | None = None,
+        rate: str | Rate | None = None,
     ) -> Registry:
         """Declare a queue (seed defaults: workers ``[default]``, retry 0, retry_delay 1s).
 
         ``result_ttl`` keeps a succeeded job and its handler's return value that long
         (default 0: deleted at once); jobs and pushes may override it.
+        ``max_running`` caps its jobs in flight across every worker process; ``rate``
+        (``"10/1s"``, ``"600/1m"``, ``"5000/1h"``) caps its starts in any such window.
         """
         self._check_mutable(f"add queue '{name}'")
         check_name("queue", name, self._queues)
         check_settings(f"queue '{name}'", {
             "retry": retry, "retry_delay": retry_delay, "retry_max_delay": retry_max_delay,
             "timeout": timeout, "retention": retention, "max_payload_bytes": max_payload_bytes,
-            "result_ttl": result_ttl})
+            "result_ttl": result_ttl, "max_running": max_running})
+        try:
+            parsed_rate = None if rate is None else parse_rate(rate)
+        except RateError as exc:
+            raise ConfigError(f"queue '{name}': rate: {exc}") from None
         self._queues[name] = QueueSpec(
             name=name,
             driver=driver or specs.MEMORY_DRIVER,
@@ -153,6 +162,8 @@ class Registry:
             meta=specs.frozen_map(meta),
             middleware=tuple(middleware),
             result_ttl=float(result_ttl),
+            max_running=max_running,
+            rate=parsed_rate,
         )
         return self
 
@@ -323,6 +334,12 @@ class Registry:
                            + did_you_mean(w, self._workers))
             if not q.workers:
                 yield f"queue '{q.name}': no worker serves it"
+            driver = self._drivers.get(q.driver)
+            if q.flow and driver is not None and (
+                    Capability.FLOW_CONTROL not in driver.capabilities):
+                yield (f"queue '{q.name}': driver '{q.driver}' (type {driver.type_name}) "
+                       f"cannot keep max_running or rate (it lacks the "
+                       f"'{Capability.FLOW_CONTROL.value}' capability)")
         yield from self._result_problems()
         for j in self._jobs.values():
             if j.queue not in self._queues and j.name not in self._unbound:
@@ -575,3 +592,24 @@ class Registry:
         from .outcomes import cancel
 
         return await cancel(self.inspector(), job_id)
+
+    # ---- pause and flow control (drivers/flow.py) ------------------------------------
+
+    async def pause(self, queue: str) -> bool:
+        """Pause ``queue`` for every worker process: it takes pushes and keeps its jobs,
+        and no worker reserves from it until :meth:`resume`. Returns whether it was
+        paused already (pausing twice is harmless).
+
+        Raises:
+            UnknownName: no such queue. Unsupported: its driver cannot pause (AMQP).
+        """
+        return await self.inspector().set_paused(queue, True)
+
+    async def resume(self, queue: str) -> bool:
+        """Let workers reserve from ``queue`` again (idle ones are woken as by a push).
+        Returns whether it was paused."""
+        return await self.inspector().set_paused(queue, False)
+
+    async def paused(self, queue: str) -> bool:
+        """Whether ``queue`` is paused now."""
+        return await self.inspector().paused(queue)

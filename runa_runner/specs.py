@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter
 
 from .drivers.base import UniqueUntil
+from .drivers.flow import Flow, Rate
 
 #: Seed defaults (DESIGN.md §2).
 DEFAULT_RETRY = 0
@@ -51,6 +52,15 @@ class QueueSpec:
     middleware: tuple[PushMiddleware, ...] = ()
     #: seconds a succeeded job and its result are kept (0: deleted at once)
     result_ttl: float = 0.0
+    #: flow control (drivers/flow.py): jobs in flight across every process, starts per window
+    max_running: int | None = None
+    rate: Rate | None = None
+
+    @property
+    def flow(self) -> Flow | None:
+        """The limits ``reserve`` takes, or None when the queue has none."""
+        flow = Flow(self.max_running, self.rate)
+        return flow if flow else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +108,8 @@ class QueueInfo:
     delayed: int | None
     reserved: int | None
     failed: int | None
+    #: None where the driver cannot pause (or did not answer)
+    paused: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +148,9 @@ class JobInfo:
     error: str | None
     enqueued_at: float
     available_at: float
+    #: why a due pending job waits: "queue paused", "max_running N reached",
+    #: "rate N/1s reached" (None when nothing holds it)
+    held: str | None = None
 
     @classmethod
     def with_traceback(cls, traceback: str | None, failed_at: float | None = None,
@@ -187,6 +202,8 @@ class JobInfo:
             "error": self.error,
             "enqueued_at": self.enqueued_at,
             "available_at": self.available_at,
+            # only while held: a job nothing holds keeps the fields of DESIGN §7b
+            **({} if self.held is None else {"held": self.held}),
         }
         if self.state == "succeeded":
             out["result"] = self.result

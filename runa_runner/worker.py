@@ -28,9 +28,11 @@ from typing import Any
 from . import observe
 from . import registry as registry_module
 from .drivers.base import CANCELLED, Capability, Driver, Outcome, Reserved, StatsDelta
+from .drivers.flow import Flow, FlowStore
 from .errors import ConfigError, DriverError, StopTimedOut, WorkerFailed
 from .events import Counter, JobLog, Observers
 from .execution import Running, execute
+from .holds import Holds
 from .limits import check_setting
 from .outage import Outage, open_when_up
 from .registry import Registry
@@ -89,6 +91,9 @@ class Unit:
         self._outage = Outage(worker, self.events)
         self._side = SideTasks(worker, self.stop_now)
         self._pool: ThreadPoolExecutor | None = None
+        #: The limits of each queue that has some (drivers/flow.py), and what holds them.
+        self._flows = {q.name: q.flow for q in self.queues if q.flow is not None}
+        self._holds = Holds(self.spec.poll_interval)
         #: Sync handler threads a burst stopped waiting for (past their timeout).
         self.abandoned = 0
         self._strays_since: float | None = None
@@ -238,9 +243,13 @@ class Unit:
             if burst:
                 # A job settled during the round (``_changed``) may have been released
                 # for a retry after that queue was visited: look again before leaving.
-                if not self._inflight and not self._threads and not self._changed.is_set():
+                # A limit holds jobs only for a while: a burst waits it out (a pause may
+                # last forever: a paused queue counts as holding nothing runnable).
+                waiting = self._holds.limited()
+                if (not self._inflight and not self._threads and not self._changed.is_set()
+                        and not waiting):
                     return
-                await self._wait_change(burst)
+                await (self._idle() if waiting else self._wait_change(burst))
             else:
                 await self._idle()
 
@@ -273,9 +282,15 @@ class Unit:
                 break
             q = self.queues[(start + i) % n]
             driver = self._drivers[q.name]
+            flow = self._flows.get(q.name)
+            if flow is not None and self._holds.active(q.name):
+                continue
             began = time.monotonic()
             try:
-                batch = await driver.reserve(q.name, free - got, self.spec.lease)
+                if flow is None:  # the hot path: the driver checks only the pause flag
+                    batch = await driver.reserve(q.name, free - got, self.spec.lease)
+                else:
+                    batch = await driver.reserve(q.name, free - got, self.spec.lease, flow)
             except DriverError as exc:
                 await self._driver_trouble(driver, exc)
                 continue
@@ -284,23 +299,43 @@ class Unit:
                 self._start(q, reserved)
             if batch:
                 self._cursor = (start + i + 1) % n
+            if flow is not None and len(batch) < free - got:
+                await self._look_for_hold(q.name, driver, flow)
             got += len(batch)
         return got
 
+    # ---- flow control (drivers/flow.py) -------------------------------------------
+
+    async def _look_for_hold(self, queue: str, driver: Driver, flow: Flow) -> None:
+        """After a short batch from a queue with limits: ask why (see holds.py)."""
+        if not isinstance(driver, FlowStore):  # a wrapper without it: poll as before
+            return
+        try:
+            self._holds.note(queue, await driver.held(queue, flow))
+        except DriverError as exc:
+            await self._driver_trouble(driver, exc)
+
     async def _idle(self) -> None:
-        """Wait for work: the drivers' wake-ups, a freed slot or stop, at most poll_interval."""
+        """Wait for work: the drivers' wake-ups, a freed slot or stop, at most poll_interval
+        (or until the first held queue may be looked at again). A queue a limit holds is
+        not waited on: its due jobs would end every wait at once."""
+        held = self._holds.left()
+        timeout = min([self.spec.poll_interval, *held.values()])
         by_driver: dict[int, tuple[Driver, list[str]]] = {}
         for q in self.queues:
-            d = self._drivers[q.name]
-            by_driver.setdefault(id(d), (d, []))[1].append(q.name)
+            if q.name not in held:
+                d = self._drivers[q.name]
+                by_driver.setdefault(id(d), (d, []))[1].append(q.name)
         waits: dict[asyncio.Future[Any], Driver | None] = {
-            asyncio.ensure_future(d.wait(names, self.spec.poll_interval)): d
+            asyncio.ensure_future(d.wait(names, timeout)): d
             for d, names in by_driver.values()
         }
         waits[asyncio.ensure_future(self._stopping.wait())] = None
+        if held:  # a run ending may free a max_running slot (Holds.freed)
+            waits[asyncio.ensure_future(self._changed.wait())] = None
         try:
             done, _ = await asyncio.wait(
-                waits, timeout=max(self.spec.poll_interval, 0.001) * 2,
+                waits, timeout=max(timeout, 0.001) * (2 if by_driver else 1),
                 return_when=asyncio.FIRST_COMPLETED,
             )
             for task in done:
@@ -353,6 +388,7 @@ class Unit:
             # job may already be reserved and running under the same id.
             if self._inflight.get(env.id) is r:
                 del self._inflight[env.id]
+            self._holds.freed(r.queue.name)
             self._changed.set()
 
     def _cancelled_outcome(self, r: Running) -> Outcome | None:

@@ -19,7 +19,7 @@ from ..errors import RunaError
 
 #: Subcommand modules, in help order.
 COMMANDS = ("validate", "schema", "work", "push", "list_cmd", "failed", "job_cmd", "schedule",
-            "metrics_cmd", "dashboard")
+            "metrics_cmd", "dashboard", "queue_cmd")
 
 
 class Parser(argparse.ArgumentParser):

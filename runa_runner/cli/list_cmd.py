@@ -12,7 +12,10 @@ from ..registry import Registry
 from ..specs import QueueInfo, WorkerInfo
 from . import context, output
 
-QUEUE_HEADERS = ("QUEUE", "DRIVER", "WORKERS", "PENDING", "DELAYED", "RESERVED", "FAILED")
+#: The last column has no header: it marks a paused queue PAUSED and is blank otherwise,
+#: so the table of queues that run reads exactly as before (DESIGN §6).
+QUEUE_HEADERS = ("QUEUE", "DRIVER", "WORKERS", "PENDING", "DELAYED", "RESERVED", "FAILED", "")
+PAUSED_MARK = "PAUSED"
 WORKER_HEADERS = ("WORKER", "QUEUES", "CONCURRENCY", "INSTANCES", "PROCESSED", "SUCCEEDED",
                   "FAILED", "RETRIED")
 
@@ -70,8 +73,14 @@ def as_dict(queues: list[QueueInfo], workers: list[WorkerInfo]) -> dict[str, Any
 
 def tables(queues: list[QueueInfo], workers: list[WorkerInfo]) -> str:
     """Both tables of ``list``, a blank line between them."""
-    return (output.table(QUEUE_HEADERS, (dataclasses.astuple(q) for q in queues)) + "\n\n"
+    return (output.table(QUEUE_HEADERS, (queue_row(q) for q in queues)) + "\n\n"
             + output.table(WORKER_HEADERS, (dataclasses.astuple(w) for w in workers)))
+
+
+def queue_row(q: QueueInfo) -> tuple[Any, ...]:
+    """A queue's cells, then PAUSED when it is paused (blank otherwise)."""
+    mark = PAUSED_MARK if q.paused else ""
+    return (q.name, q.driver, q.workers, q.pending, q.delayed, q.reserved, q.failed, mark)
 
 
 async def gather(

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from ..job import Envelope
+from .flow import Flow
 
 #: Error stored on a job whose lease lapsed on its last allowed attempt.
 LEASE_LOST = "lease lost: the worker stopped renewing (crashed or killed) on the last attempt"
@@ -73,6 +74,12 @@ class Capability(enum.Enum):
     RESULTS = "results"
     #: deletes a pending job, or asks the run holding a reserved one to stop (``cancel``)
     CANCEL = "cancel"
+    # -- pause and flow control (drivers/flow.py) --
+    #: ``set_paused``/``paused``/``held`` (:class:`~runa_runner.drivers.flow.FlowStore`);
+    #: ``reserve`` hands out nothing from a paused queue
+    PAUSE = "pause"
+    #: ``reserve(..., flow=...)`` keeps ``max_running`` and ``rate`` across processes
+    FLOW_CONTROL = "flow_control"
 
 
 #: What a lease-based store can offer (CONSUMER_TIMEOUT describes a broker, not a store).
@@ -203,8 +210,13 @@ class Driver(Protocol):
         """Enqueue all items (one batch); return each job's id (the holder's, on a unique hit)."""
         ...
 
-    async def reserve(self, queue: str, count: int, lease: float) -> list[Reserved]:
-        """Reserve up to ``count`` due jobs, oldest due first, for ``lease`` seconds."""
+    async def reserve(self, queue: str, count: int, lease: float,
+                      flow: Flow | None = None) -> list[Reserved]:
+        """Reserve up to ``count`` due jobs, oldest due first, for ``lease`` seconds.
+
+        Nothing from a paused queue; with ``flow``, no more than its limits allow
+        (:attr:`Capability.FLOW_CONTROL`).
+        """
         ...
 
     async def renew(self, queue: str, job_id: str, token: str,

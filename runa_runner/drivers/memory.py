@@ -10,6 +10,7 @@ import asyncio
 import heapq
 import os
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ from .base import (
     wait_any,
 )
 from .bounds import check_items
+from .flow import Flow, Hold, allowance, hold_of
 
 
 @dataclass(slots=True)
@@ -100,6 +102,9 @@ class MemoryDriver:
         self._slots: dict[tuple[str, str], SlotState] = {}  # (queue, schedule) -> state
         #: (loop id, job id) -> set when that job settles (``wait_result``)
         self._settled: dict[tuple[int, str], asyncio.Event] = {}
+        self._paused: set[str] = set()
+        #: queue -> times of its recent starts, oldest first (a rate's sliding window)
+        self._starts: dict[str, deque[float]] = {}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], base_dir: Path) -> MemoryDriver:
@@ -171,10 +176,15 @@ class MemoryDriver:
                 entry.env = entry.env.evolve(available_at=now)
                 heapq.heappush(q.ready, (now, job_id))
 
-    async def reserve(self, queue: str, count: int, lease: float) -> list[Reserved]:
+    async def reserve(self, queue: str, count: int, lease: float,
+                      flow: Flow | None = None) -> list[Reserved]:
         now = time.time()
         q = self._q(queue)
         self._recover_leases(q, now)
+        if queue in self._paused:
+            return []
+        if flow:
+            count = allowance(count, flow, self._running(q), self._started(queue, flow, now))
         out: list[Reserved] = []
         while q.ready and len(out) < count and q.ready[0][0] <= now:
             available_at, job_id = heapq.heappop(q.ready)
@@ -191,7 +201,47 @@ class MemoryDriver:
                 self._drop_lock(entry)
             heapq.heappush(q.leases, (entry.lease_until, job_id))
             out.append(Reserved(entry.env, entry.token, entry.lease_until))
+        if flow and flow.rate is not None and out:
+            self._starts.setdefault(queue, deque()).extend([now] * len(out))
         return out
+
+    # ---- pause and flow control (drivers/flow.py) --------------------------------
+
+    @staticmethod
+    def _running(q: _Queue) -> int:
+        return sum(1 for e in q.jobs.values() if e.state == "reserved")
+
+    def _started(self, queue: str, flow: Flow, now: float) -> int:
+        """Starts inside the rate's sliding window (older ones are dropped)."""
+        starts = self._starts.get(queue)
+        if starts is None or flow.rate is None:
+            return 0
+        while starts and starts[0] <= now - flow.rate.window:
+            starts.popleft()
+        return len(starts)
+
+    async def set_paused(self, queue: str, paused: bool) -> bool:
+        was = queue in self._paused
+        if paused:
+            self._paused.add(queue)
+        else:
+            self._paused.discard(queue)
+            self._wake(queue)
+        return was
+
+    async def paused(self, queue: str) -> bool:
+        return queue in self._paused
+
+    async def held(self, queue: str, flow: Flow) -> Hold | None:
+        q = self._q(queue)
+        now = time.time()
+        self._recover_leases(q, now)
+        if not self._in_state(q, "pending", now):
+            return None
+        started = self._started(queue, flow, now)
+        starts = self._starts.get(queue)
+        oldest = starts[0] if starts else None
+        return hold_of(flow, queue in self._paused, self._running(q), started, oldest, now)
 
     def _held(self, queue: str, job_id: str, token: str) -> _Entry | None:
         entry = self._q(queue).jobs.get(job_id)
@@ -478,7 +528,7 @@ class MemoryDriver:
     def _next_due(self, queue: str) -> float | None:
         q = self._q(queue)
         times = []
-        if q.ready:
+        if q.ready and queue not in self._paused:  # a paused queue's jobs are not due
             times.append(q.ready[0][0])
         if q.leases:
             times.append(q.leases[0][0])

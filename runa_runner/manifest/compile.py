@@ -20,7 +20,7 @@ QUEUE_DURATIONS = ("retry_delay", "retry_max_delay", "timeout", "retention", "re
 WORKER_DURATIONS = ("poll_interval", "lease", "stop_timeout")
 JOB_DURATIONS = ("retry_delay", "timeout", "unique_for", "result_ttl")
 SCHEDULE_DURATIONS = ("every", "grace")
-INTEGERS = frozenset({"retry", "concurrency", "max_payload_bytes"})
+INTEGERS = frozenset({"retry", "concurrency", "max_payload_bytes", "max_running"})
 
 
 def _settings(entry: dict[str, Any], durations: tuple[str, ...]) -> dict[str, Any]:

@@ -102,6 +102,11 @@ def check_capabilities(doc: Document, view: View) -> Iterator[Problem]:
         if caps is not None and retry and delay and Capability.DELAY not in caps:
             yield doc.problem(("queues", name, "retry"),
                               _lacks(view, driver, "delayed retries", Capability.DELAY))
+        if caps is not None and Capability.FLOW_CONTROL not in caps:
+            for key in ("max_running", "rate"):
+                if mapping_get(queue, key) is not None:
+                    yield doc.problem(("queues", name, key), _lacks(
+                        view, driver, f"{key} (flow control)", Capability.FLOW_CONTROL))
     yield from check_results(doc, view)
 
 

@@ -14,6 +14,7 @@ from jsonschema import (  # type: ignore[import-untyped]  # no stubs installed
     ValidationError,
 )
 
+from ..drivers.flow import RateError, parse_rate
 from ..durations import DurationError, parse_duration
 from ..errors import ConfigError
 from .document import Document
@@ -68,13 +69,20 @@ def _check_positive_duration(value: object) -> bool:
     return True
 
 
+def _check_rate(value: object) -> bool:
+    if isinstance(value, str):  # the `type` keyword reports the rest
+        parse_rate(value)
+    return True
+
+
 @cache
 def validator() -> Draft202012Validator:
-    """The compiled validator of a manifest body, with the ``duration`` and
-    ``positive-duration`` formats."""
+    """The compiled validator of a manifest body, with the ``duration``,
+    ``positive-duration`` and ``rate`` formats."""
     checker = FormatChecker(formats=())
     checker.checks("duration", raises=DurationError)(_check_duration)
     checker.checks("positive-duration", raises=DurationError)(_check_positive_duration)
+    checker.checks("rate", raises=RateError)(_check_rate)
     schema = manifest_schema()
     Draft202012Validator.check_schema(schema)
     # The loader has already unwrapped the seed's layout, so a body is checked without it:

@@ -214,7 +214,7 @@ def test_list_tables_and_json(project: Project) -> None:
     data = project.json("list")
     assert set(data) == {"queues", "workers"}
     assert set(data["queues"][0]) == {"name", "driver", "workers", "pending", "delayed",
-                                      "reserved", "failed"}
+                                      "reserved", "failed", "paused"}
     assert set(data["workers"][0]) == {"name", "queues", "concurrency", "instances",
                                        "processed", "succeeded", "failed", "retried"}
     scratch = next(q for q in data["queues"] if q["name"] == "scratch")

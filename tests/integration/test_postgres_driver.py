@@ -87,7 +87,8 @@ async def test_tables_are_created_once_by_concurrent_first_opens(
     tables = {r[0] for r in await raw(
         pg_url, sql.SQL("SELECT tablename FROM pg_tables WHERE schemaname = %s"), pg_schema)}
     assert tables == {"schema_version", "jobs", "failed", "unique_locks", "worker_stats",
-                      "instances", "schedule_slots", "results", "cancels"}
+                      "instances", "schedule_slots", "results", "cancels",
+                      "queue_pauses", "queue_starts"}
 
 
 async def test_a_newer_schema_is_refused(

@@ -48,6 +48,7 @@ from ..base import (
     WorkerCounts,
 )
 from ..bounds import check_items
+from ..flow import Flow
 from . import names
 from .deliveries import Deliveries
 from .failed import FailedStore
@@ -128,8 +129,13 @@ class AMQPDriver:
         await asyncio.gather(*(self._publisher.job(env, delay) for env, delay in envs))
         return [env.id for env, _ in envs]
 
-    async def reserve(self, queue: str, count: int, lease: float) -> list[Reserved]:
-        """Take up to ``count`` jobs; ``lease`` is not used (see Deliveries)."""
+    async def reserve(self, queue: str, count: int, lease: float,
+                      flow: Flow | None = None) -> list[Reserved]:
+        """Take up to ``count`` jobs; ``lease`` is not used (see Deliveries). A broker
+        pushes deliveries to consumers, so no limit can be counted across them: a
+        ``flow`` with limits is refused (``validate`` says so first)."""
+        if flow:
+            raise Unsupported(self.type_name, "max_running or rate (flow control)")
         return await self._deliveries.reserve(queue, count)
 
     async def renew(self, queue: str, job_id: str, token: str, lease: float) -> bool:

@@ -18,6 +18,7 @@ import psycopg_pool
 from psycopg import conninfo
 
 from ...errors import ConfigError, DriverError, DriverUnavailable
+from . import flow
 from .queries import SCHEMA_VERSION, quote_ident, schema_statements
 from .results import table_statements
 
@@ -180,27 +181,37 @@ async def ensure_schema(settings: Settings) -> None:
     """Create or upgrade the schema's tables, once, whoever comes first (advisory lock)."""
     conn = await psycopg.AsyncConnection.connect(settings.url, **settings.connect_options())
     async with conn:
-        if await _version(conn, settings.schema) == SCHEMA_VERSION and \
-                await _has_results(conn, settings.schema):
-            return
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                               (f"runa-runner schema {settings.schema}",))
-            version = await _version(conn, settings.schema)
-            if version is not None and version > SCHEMA_VERSION:
-                raise DriverError(
-                    f"postgres driver: schema {settings.schema!r} on {settings.target} has "
-                    f"version {version}, newer than this runa-runner understands "
-                    f"({SCHEMA_VERSION}); upgrade runa-runner")
-            if version != SCHEMA_VERSION:
-                for statement in schema_statements(settings.schema):
-                    await conn.execute(statement)
-                table = f"{quote_ident(settings.schema)}.schema_version"
-                await conn.execute(f"DELETE FROM {table}".encode())
-                await conn.execute(f"INSERT INTO {table} (version) VALUES (%s)".encode(),
-                                   (SCHEMA_VERSION,))
-            for statement in table_statements(settings.schema):
-                await conn.execute(statement)  # results.sql: any version gains them
+        if await _version(conn, settings.schema) != SCHEMA_VERSION or \
+                not await _has_results(conn, settings.schema):
+            await _create(conn, settings)
+        await flow.ensure_tables(conn, settings.schema, _lock_key(settings))
+
+
+def _lock_key(settings: Settings) -> str:
+    return f"runa-runner schema {settings.schema}"
+
+
+async def _create(conn: psycopg.AsyncConnection[Any], settings: Settings) -> None:
+    """The schema's tables of SCHEMA_VERSION and those of results.sql (which a schema of
+    any version gains), under the schema's advisory lock."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                           (_lock_key(settings),))
+        version = await _version(conn, settings.schema)
+        if version is not None and version > SCHEMA_VERSION:
+            raise DriverError(
+                f"postgres driver: schema {settings.schema!r} on {settings.target} has "
+                f"version {version}, newer than this runa-runner understands "
+                f"({SCHEMA_VERSION}); upgrade runa-runner")
+        if version != SCHEMA_VERSION:
+            for statement in schema_statements(settings.schema):
+                await conn.execute(statement)
+            table = f"{quote_ident(settings.schema)}.schema_version"
+            await conn.execute(f"DELETE FROM {table}".encode())
+            await conn.execute(f"INSERT INTO {table} (version) VALUES (%s)".encode(),
+                               (SCHEMA_VERSION,))
+        for statement in table_statements(settings.schema):
+            await conn.execute(statement)
 
 
 async def _has_results(conn: psycopg.AsyncConnection[Any], schema: str) -> bool:

@@ -42,7 +42,9 @@ from ..base import (
     StatsDelta,
     WorkerCounts,
 )
+from ..flow import Flow, Hold
 from . import counters, moves, records, results, slots
+from . import flow as flow_
 from .borrowing import borrowed
 from .connection import CONNECT_TIMEOUT, Settings, ensure_schema, is_disconnect, translated
 from .counters import PendingStats
@@ -258,10 +260,16 @@ class PostgresDriver:
                 self._sync.open(wait=False)
             return self._sync
 
-    async def reserve(self, queue: str, count: int, lease: float) -> list[Reserved]:
+    async def reserve(self, queue: str, count: int, lease: float,
+                      flow: Flow | None = None) -> list[Reserved]:
         if count <= 0:
             return []
         n = min(count, MAX_RESERVE)
+        if flow:
+            f, schema = flow_.statements(self.settings.schema), self.settings.schema
+            return await self._run(
+                lambda: flow_.reserve_limited(self._q, f, schema, queue, n, lease, flow),
+                transaction=True)
         return await self._run(lambda: moves.reserve(self._q, queue, n, lease))
 
     async def renew(self, queue: str, job_id: str, token: str,
@@ -299,6 +307,29 @@ class PostgresDriver:
         if keeping:
             self._wake_local({_RESULT + o.job_id for o in keeping})
         return held
+    # ---- pause and flow control (flow.py) ----------------------------------------------
+
+    async def set_paused(self, queue: str, paused: bool) -> bool:
+        f = flow_.statements(self.settings.schema)
+        if paused:
+            rows = await self._run(lambda: moves.one(f["pause"], {"queue": queue}),
+                                   durable=True)
+        else:
+            rows = await self._run(lambda: moves.one(f["resume"], {
+                "queue": queue, "channel": self.settings.channel,
+                "notify": self.settings.notify}), durable=True)
+            self._wake_local({queue})
+        return bool(rows[0][0])
+
+    async def paused(self, queue: str) -> bool:
+        f = flow_.statements(self.settings.schema)
+        rows = await self._run(lambda: moves.one(f["is_paused"], {"queue": queue}))
+        return bool(rows[0][0])
+
+    async def held(self, queue: str, flow: Flow) -> Hold | None:
+        f = flow_.statements(self.settings.schema)
+        hold: Hold | None = await self._run(lambda: flow_.held(f, queue, flow))
+        return hold
 
     # ---- schedules ------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,10 +44,11 @@ from ..base import (
     WorkerCounts,
     id_time,
 )
+from ..flow import Flow, Hold, hold_of
 from . import records, scripts, slots
 from .connection import Client, Settings, SyncClient, translated
 from .durability import warn_if_evicting
-from .keys import queue_keys, result_keys, worker_keys
+from .keys import flow_keys, queue_keys, result_keys, worker_keys
 from .records import kept_record
 from .waiting import wait
 
@@ -233,12 +235,14 @@ class RedisDriver:
             replies = [scripts.run_blocking(self._sync, call) for call in calls]
         return _merge(len(items), spans, replies)
 
-    async def reserve(self, queue: str, count: int, lease: float) -> list[Reserved]:
+    async def reserve(self, queue: str, count: int, lease: float,
+                      flow: Flow | None = None) -> list[Reserved]:
         if count <= 0:
             return []
         token_prefix = os.urandom(8).hex() + ":"
         k = queue_keys(self.prefix, queue)
-        call = scripts.reserve(k, min(count, MAX_RESERVE), lease, token_prefix, LEASE_LOST)
+        call = scripts.reserve(k, min(count, MAX_RESERVE), lease, token_prefix, LEASE_LOST,
+                               flow_keys(self.prefix, queue), flow)
         jobs, corrupt = records.reserved(queue, await self._run(call))
         if corrupt:
             await self._fail_corrupt(queue, corrupt)
@@ -393,6 +397,27 @@ class RedisDriver:
     async def slot_state(self, queue: str, schedule: str) -> SlotState | None:
         state: SlotState | None = await self._run(slots.state(self.prefix, queue, schedule))
         return state
+
+    # ---- pause and flow control (lua/_flow.lua) -----------------------------------------
+
+    async def set_paused(self, queue: str, paused: bool) -> bool:
+        was: bool = await self._run(scripts.set_paused(
+            queue_keys(self.prefix, queue), flow_keys(self.prefix, queue), paused, time.time()))
+        return was
+
+    async def paused(self, queue: str) -> bool:
+        with self._errors():
+            return bool(await self._conn().main.exists(flow_keys(self.prefix, queue).paused))
+
+    async def held(self, queue: str, flow: Flow) -> Hold | None:
+        window = flow.rate.window if flow.rate is not None else 0.0
+        raw = await self._run(scripts.held(queue_keys(self.prefix, queue),
+                                           flow_keys(self.prefix, queue), window))
+        if raw is None:
+            return None
+        paused, running, started, oldest, now = raw
+        return hold_of(flow, bool(int(paused)), int(running), int(started),
+                       float(oldest) if oldest not in ("", b"") else None, float(now))
 
     # ---- stats, instances, waking -------------------------------------------------------
 

@@ -13,6 +13,8 @@ over the cluster::
     {runa:queue:mail}:unique:<lock>  STRING  holder's job id (PX unique_for when set);
                                            <lock> is base.unique_lock_key(queue, job, key)
     {runa:queue:mail}:signal         LIST  wake-up tokens for idle workers (trimmed to 8)
+    {runa:queue:mail}:paused         STRING  exists while the queue is paused (drivers/flow.py)
+    {runa:queue:mail}:starts         ZSET  start token -> time: a rated queue's recent starts
     {runa:queue:mail}:schedule:<name>  HASH  watermark, fired, job: a schedule firing into
                                            this queue (DESIGN §10; fire.lua)
     {runa:queue:mail}:result:<id>    HASH  env, attempt, res (result JSON), fin (finished_at):
@@ -73,6 +75,21 @@ def queue_keys(prefix: str, queue: str) -> QueueKeys:
         job=f"{tag}:job:",
         unique=f"{tag}:unique:",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FlowKeys:
+    """The pause and flow-control keys of one queue (see lua/_flow.lua)."""
+
+    paused: str
+    starts: str
+
+
+@lru_cache(maxsize=1024)
+def flow_keys(prefix: str, queue: str) -> FlowKeys:
+    """The pause and flow-control keys of ``queue`` under ``prefix`` (its hash tag)."""
+    tag = "{" + prefix + queue + "}"
+    return FlowKeys(paused=f"{tag}:paused", starts=f"{tag}:starts")
 
 
 @lru_cache(maxsize=256)

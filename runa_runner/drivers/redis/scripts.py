@@ -21,8 +21,9 @@ from redis.client import NEVER_DECODE
 from redis.exceptions import NoScriptError, ResponseError
 
 from ..base import CANCELLED, Outcome, PushItem, unique_lock_key
+from ..flow import Flow
 from .connection import Client, SyncClient
-from .keys import QueueKeys, ResultKeys, WorkerKeys
+from .keys import FlowKeys, QueueKeys, ResultKeys, WorkerKeys
 
 T = TypeVar("T")
 
@@ -31,6 +32,8 @@ _to_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 #: Marker in a script's header: prepend the shared helpers of ``lua/_lib.lua``.
 USES_LIB = "uses _lib.lua"
+#: Marker for the pause and flow-control helpers of ``lua/_flow.lua`` (after _lib.lua).
+USES_FLOW = "_flow.lua"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,10 @@ class Lua:
 def _load(name: str) -> Lua:
     folder = files(__package__) / "lua"
     text = (folder / f"{name}.lua").read_text(encoding="utf-8")
-    if USES_LIB in text.split("-- KEYS", 1)[0]:
+    header = text.split("-- KEYS", 1)[0]
+    if USES_FLOW in header:
+        text = (folder / "_flow.lua").read_text(encoding="utf-8") + "\n" + text
+    if USES_LIB in header:
         text = (folder / "_lib.lua").read_text(encoding="utf-8") + "\n" + text
     return Lua(name, text, hashlib.sha1(text.encode()).hexdigest())
 
@@ -208,6 +214,8 @@ HEARTBEAT = _load("heartbeat")
 WORKER_COUNTS = _load("worker_counts")
 ADD_STATS = _load("add_stats")
 LIST_JOBS = _load("list_jobs")
+SET_PAUSED = _load("set_paused")
+HELD = _load("held")
 OLDEST_DUE = _load("oldest_due")
 KEEP = _load("keep")
 CANCEL = _load("cancel")
@@ -233,10 +241,15 @@ def _push_arg(it: PushItem) -> str:
 
 
 def reserve(k: QueueKeys, count: int, lease: float, token_prefix: str,
-            lease_lost: str) -> Call[list[Any]]:
-    """Reserve up to ``count`` due jobs; reply (bytes) as documented in reserve.lua."""
-    return Call(RESERVE, (k.ready, k.reserved, k.failed, k.job),
-                (count, repr(float(lease)), token_prefix, lease_lost), list, raw=True)
+            lease_lost: str, f: FlowKeys, flow: Flow | None = None) -> Call[list[Any]]:
+    """Reserve up to ``count`` due jobs within ``flow``'s limits (none from a paused
+    queue); reply (bytes) as documented in reserve.lua."""
+    rate = flow.rate if flow else None
+    return Call(RESERVE, (k.ready, k.reserved, k.failed, k.job, f.paused, f.starts),
+                (count, repr(float(lease)), token_prefix, lease_lost,
+                 (flow.max_running if flow else None) or 0,
+                 0 if rate is None else rate.limit, 0 if rate is None else rate.window),
+                list, raw=True)
 
 
 def renew(k: QueueKeys, job_id: str, token: str,
@@ -351,9 +364,10 @@ def purge(k: QueueKeys, batch: int) -> Call[int]:
     return Call(PURGE, (k.ready, k.reserved, k.failed, k.signal, k.job), (batch,), _int)
 
 
-def next_due(k: QueueKeys) -> Call[float | None]:
-    """Seconds until a job is due or a lease lapses; None when the queue is empty."""
-    return Call(NEXT_DUE, (k.ready, k.reserved), (),
+def next_due(k: QueueKeys, f: FlowKeys) -> Call[float | None]:
+    """Seconds until a job is due (never, while paused) or a lease lapses; None when
+    the queue is empty."""
+    return Call(NEXT_DUE, (k.ready, k.reserved, f.paused), (),
                 lambda raw: None if raw is None else float(raw))
 
 
@@ -370,3 +384,13 @@ def worker_counts(w: WorkerKeys) -> Call[list[int]]:
 def add_stats(w: WorkerKeys, succeeded: int, failed: int, retried: int) -> Call[Any]:
     """Add outcome counters."""
     return Call(ADD_STATS, (w.stats,), (succeeded, failed, retried), _same)
+
+
+def set_paused(k: QueueKeys, f: FlowKeys, paused: bool, now: float) -> Call[bool]:
+    """Pause or resume (a resume signals idle workers); whether it was paused before."""
+    return Call(SET_PAUSED, (f.paused, k.signal), ("1" if paused else "0", repr(now)), _flag)
+
+
+def held(k: QueueKeys, f: FlowKeys, window: float) -> Call[Any]:
+    """What holds the due jobs back; reply as documented in held.lua."""
+    return Call(HELD, (k.ready, k.reserved, f.paused, f.starts), (repr(float(window)),), _same)

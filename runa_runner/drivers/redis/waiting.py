@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from redis.crc import key_slot
 
 from .connection import Client
-from .keys import queue_keys
+from .keys import flow_keys, queue_keys
 from .scripts import next_due, run_all
 
 #: Below this many seconds a wait is not worth a blocking round trip.
@@ -27,7 +27,9 @@ async def wait(client: Client, blocking: Client, prefix: str, queues: Sequence[s
     keys = [queue_keys(prefix, q) for q in queues]
     if not keys or timeout <= 0:
         return
-    due = [d for d in await run_all(client, [next_due(k) for k in keys]) if d is not None]
+    due = [d for d in await run_all(client, [next_due(k, flow_keys(prefix, q))
+                                             for k, q in zip(keys, queues, strict=True)])
+           if d is not None]
     if due:
         timeout = min(timeout, *due)
     if timeout < MIN_BLOCK:

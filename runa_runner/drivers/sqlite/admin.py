@@ -22,7 +22,7 @@ from ..base import (
     WorkerCounts,
     id_time,
 )
-from . import rows
+from . import flow, rows
 from .moves import recover_lapsed
 from .queries import FAILED_COUNTS, Q
 
@@ -171,10 +171,12 @@ def next_due(conn: sqlite3.Connection, queues: Sequence[str]) -> tuple[float | N
     """
     version = data_version(conn)  # first: a commit after it shows up as a change later
     times: list[float] = []
+    paused = flow.paused_among(conn, queues)  # a paused queue's jobs are not due
     for queue in queues:
         due, lapse = conn.execute(Q["next_due"], (queue,)).fetchone()
         # Only numbers: a TEXT time another program wrote is reserve's to fail, not ours.
-        times.extend(t for t in (due, lapse) if isinstance(t, int | float) and t == t)
+        times.extend(t for t in ((lapse,) if queue in paused else (due, lapse))
+                     if isinstance(t, int | float) and t == t)
     return (min(times) if times else None), version
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ...errors import DriverError, DriverUnavailable
+from . import flow
 from .queries import FAILED_COUNTS, RESULTS, SCHEMA_STATEMENTS, SCHEMA_VERSION
 
 T = TypeVar("T")
@@ -70,6 +71,7 @@ def _setup(conn: sqlite3.Connection) -> None:
     ensure_failed_counts(conn)
     for name in ("results_table", "results_expiry", "cancels_table"):
         conn.execute(RESULTS[name])  # results.sql: any version gains them
+    flow.ensure_tables(conn)
 
 
 def ensure_failed_counts(conn: sqlite3.Connection) -> None:

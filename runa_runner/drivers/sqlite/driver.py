@@ -40,7 +40,9 @@ from ..base import (
     WorkerCounts,
 )
 from ..bounds import check_items
+from ..flow import Flow, Hold
 from . import admin, moves, results, slots
+from . import flow as flow_
 from .connection import connect, run_read, run_write
 from .identity import FileIdentity
 
@@ -182,12 +184,13 @@ class SQLiteDriver:
         self._wake({item.envelope.queue for item in items})
         return ids
 
-    async def reserve(self, queue: str, count: int, lease: float) -> list[Reserved]:
+    async def reserve(self, queue: str, count: int, lease: float,
+                      flow: Flow | None = None) -> list[Reserved]:
         if count <= 0:
             return []
         out: list[Reserved] = []
         while True:  # rounds of bounded transactions until jobs or no unreadable rows
-            got, bad = await self._write(moves.reserve, queue, count - len(out), lease)
+            got, bad = await self._write(moves.reserve, queue, count - len(out), lease, flow)
             out += got
             for corrupt in bad:
                 log.warning("sqlite: job %s of queue '%s' moved to failed: %s",
@@ -290,6 +293,20 @@ class SQLiteDriver:
 
     async def slot_state(self, queue: str, schedule: str) -> SlotState | None:
         return await self._read(slots.read_state, queue, schedule)
+
+    # ---- pause and flow control (flow.py) ----------------------------------------------
+
+    async def set_paused(self, queue: str, paused: bool) -> bool:
+        was = await self._write(flow_.set_paused, queue, paused)
+        if not paused:
+            self._wake({queue})  # other processes see the write through data_version
+        return was
+
+    async def paused(self, queue: str) -> bool:
+        return await self._read(flow_.is_paused, queue)
+
+    async def held(self, queue: str, flow: Flow) -> Hold | None:
+        return await self._write(flow_.held, queue, flow)
 
     # ---- waiting ----------------------------------------------------------------------
 

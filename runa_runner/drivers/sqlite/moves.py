@@ -18,6 +18,8 @@ from typing import Any, Literal
 from ...job import new_id
 from ...records import CorruptRecord, corrupt_error, preview
 from ..base import CANCELLED, LEASE_LOST, Outcome, PushItem, Reserved, unique_lock_key
+from ..flow import Flow
+from . import flow as flow_
 from . import rows as rows_
 from .queries import RESULTS, Q
 
@@ -66,8 +68,8 @@ class Corrupt:
     error: str
 
 
-def reserve(conn: sqlite3.Connection, queue: str, count: int,
-            lease: float) -> tuple[list[Reserved], list[Corrupt]]:
+def reserve(conn: sqlite3.Connection, queue: str, count: int, lease: float,
+            flow: Flow | None = None) -> tuple[list[Reserved], list[Corrupt]]:
     """Reserve up to ``count`` due jobs, oldest due first.
 
     A row that cannot be read goes to failed in this same transaction (and is
@@ -77,6 +79,9 @@ def reserve(conn: sqlite3.Connection, queue: str, count: int,
     """
     now = time.time()
     recover_lapsed(conn, queue, now)
+    count = flow_.allowed(conn, queue, count, flow, now)
+    if count <= 0:
+        return [], []
     rows = conn.execute(Q["misfits"], (queue, rows_.MAX_EPOCH, count)).fetchall()
     rows += conn.execute(Q["due"], (queue, now, count)).fetchall()
     out: list[Reserved] = []
@@ -101,6 +106,7 @@ def reserve(conn: sqlite3.Connection, queue: str, count: int,
                         env.max_attempts))
         out.append(Reserved(env, token, now + lease))
     conn.executemany(Q["mark_reserved"], updates)
+    flow_.record_starts(conn, queue, flow, len(out), now)
     return out, bad
 
 

@@ -27,6 +27,8 @@ FAILED_COUNTS: dict[str, str] = parse_named(_read("failed_counts.sql"))
 
 #: Kept results and cancel requests, by name (sql/results.sql; tables made on every open).
 RESULTS: dict[str, str] = parse_named(_read("results.sql"))
+#: Pause and flow-control statements by name (sql/flow.sql; its tables made on every open).
+FLOW: dict[str, str] = parse_named(_read("flow.sql"))
 
 #: The schema's statements (idempotent: CREATE ... IF NOT EXISTS).
 SCHEMA_STATEMENTS: list[str] = split_script(_read("schema.sql"))

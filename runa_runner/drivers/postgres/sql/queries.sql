@@ -53,12 +53,13 @@ SELECT (SELECT count(*) FROM requeued) + (SELECT count(*) FROM buried)
 
 -- name: reserve_tail
 -- (queue, count, token, lease) -> the reserved rows, oldest due first. A unique lock
--- held "until start" is dropped here.
+-- held "until start" is dropped here. A paused queue (flow.sql) gives none.
 , picked AS (
     SELECT j.id, j.unique_lock, j.unique_until
       FROM {schema}.jobs j
      WHERE j.queue = %(queue)s AND j.state = 'pending'
        AND j.available_at <= (SELECT now FROM clock)
+       AND NOT EXISTS (SELECT 1 FROM {schema}.queue_pauses p WHERE p.queue = %(queue)s)
      ORDER BY j.available_at, j.id
      LIMIT %(count)s
        FOR UPDATE SKIP LOCKED
@@ -403,11 +404,13 @@ ON CONFLICT (worker, instance) DO UPDATE SET expires_at = excluded.expires_at
 DELETE FROM {schema}.instances WHERE worker = %(worker)s AND instance = %(instance)s
 
 -- name: next_due
--- (queues) -> the earliest time a job of these queues falls due or a lease lapses, now
+-- (queues) -> the earliest time a job of these queues falls due (never while paused) or a
+-- lease lapses, now
 SELECT min(t), extract(epoch FROM clock_timestamp())::float8 FROM unnest(%(queues)b::text[]) AS q(name),
 LATERAL (
     SELECT min(available_at) AS t FROM {schema}.jobs
      WHERE queue = q.name AND state = 'pending'
+       AND NOT EXISTS (SELECT 1 FROM {schema}.queue_pauses p WHERE p.queue = q.name)
     UNION ALL
     SELECT min(lease_until) FROM {schema}.jobs
      WHERE queue = q.name AND state = 'reserved'

@@ -1,8 +1,13 @@
 -- reserve.lua: recover lapsed leases, then reserve up to n due jobs, oldest due first.
--- uses _lib.lua
+-- uses _lib.lua, _flow.lua
 -- KEYS[1] {q}:ready   KEYS[2] {q}:reserved   KEYS[3] {q}:failed   KEYS[4] {q}:job:
+-- KEYS[5] {q}:paused   KEYS[6] {q}:starts
 -- ARGV[1] n   ARGV[2] lease (s)   ARGV[3] token prefix (the i-th due job's token is prefix..i)
 -- ARGV[4] error stored on a job whose lease lapsed on its last attempt
+-- ARGV[5] max_running (0: none)   ARGV[6] rate: starts per window (0: none)
+-- ARGV[7] the rate's window (s)
+-- Nothing is reserved while the queue is paused; with limits, no more than they allow
+-- (each start of a rated queue is logged in {q}:starts, in this same step).
 -- returns: {lease_until, {id, error, ...} of the jobs moved to failed as corrupt records,
 --           then 6 values per reserved job: id, token, envelope JSON, attempt, enq, avail}
 -- Each job: attempt + 1, fresh token, lease; its unique lock is dropped when unique_until=start.
@@ -15,7 +20,13 @@ recover(KEYS[1], KEYS[2], KEYS[3], KEYS[4], now, ARGV[4])
 local lease_until = fmt(now + tonumber(ARGV[2]))
 local corrupt = {}
 local out = {lease_until, corrupt}
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', fmt(now), 'LIMIT', 0, tonumber(ARGV[1]))
+local n = flow_allowance(tonumber(ARGV[1]), KEYS[5], KEYS[2], KEYS[6], now, ARGV[5], ARGV[6],
+                         ARGV[7])
+if n <= 0 then
+  return out
+end
+local rated = flow_limit(ARGV[6])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', fmt(now), 'LIMIT', 0, n)
 if #ids > 0 then
   redis.call('ZREM', KEYS[1], unpack(ids))
 end
@@ -41,6 +52,9 @@ for i, id in ipairs(ids) do
       redis.call('ZREM', KEYS[3], id)
     end
     redis.call('ZADD', KEYS[2], lease_until, id)
+    if rated then
+      redis.call('ZADD', KEYS[6], fmt(now), token)
+    end
     out[#out + 1] = id
     out[#out + 1] = token
     out[#out + 1] = v[1]
@@ -48,5 +62,8 @@ for i, id in ipairs(ids) do
     out[#out + 1] = v[4]
     out[#out + 1] = v[5]
   end
+end
+if rated then
+  redis.call('PEXPIRE', KEYS[6], math.ceil(tonumber(ARGV[7]) * 1000) + 1000)
 end
 return out

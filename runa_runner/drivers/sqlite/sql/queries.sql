@@ -54,11 +54,14 @@ UPDATE jobs
  WHERE rowid IN (SELECT rowid FROM lapsed);
 
 -- name: due
--- (queue, now, limit) -> due jobs, oldest due first. Text columns are read as bytes
--- (rows.py checks them: TEXT that is not UTF-8 cannot be fetched as str).
+-- (queue, now, limit) -> due jobs, oldest due first; none while the queue is paused
+-- (flow.sql: checked here, in the same statement, so the hot path runs no other).
+-- Text columns are read as bytes (rows.py checks them: TEXT that is not UTF-8 cannot be
+-- fetched as str).
 SELECT rowid, CAST(id AS BLOB), CAST(envelope AS BLOB), attempt, available_at,
        unique_lock IS NOT NULL, unique_until = 'start' FROM jobs
  WHERE queue = ?1 AND state = 'pending' AND available_at <= ?2
+   AND NOT EXISTS (SELECT 1 FROM queue_pauses WHERE queue = ?1)
  ORDER BY available_at, id
  LIMIT ?3;
 
