@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sqlite3
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -46,27 +49,54 @@ COMMANDS = [
     ["work", "rw", "--burst"], ["work", "aw", "--burst"],
 ]
 
-#: Seconds a `work` command is watched before it is killed (it waits for its driver).
-WORK_WAIT = 10
+#: Seconds a `work` command may take to say its driver is unavailable (or to exit).
+WORK_WAIT = 30
+#: Seconds a `work` command is still read after that line, before it is told to stop.
+WORK_TAIL = 1.0
+
+
+def run_one(folder: Path, env: dict[str, str], args: list[str]) -> str:
+    """One command's stdout and stderr. `work` waits for a driver it cannot reach: it is
+    read until its one "unavailable" line (which names the redacted URL), a little longer,
+    then stopped with SIGTERM so that its stop lines are read too."""
+    if args[0] != "work":
+        proc = subprocess.run([EXE, *args], cwd=folder, env=env, capture_output=True,
+                              text=True, timeout=40, check=False)
+        return f"$ runa-runner {' '.join(args)} -> {proc.returncode}\n{proc.stdout}{proc.stderr}"
+    work = subprocess.Popen([EXE, *args], cwd=folder, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert work.stdout is not None
+    lines: list[str] = []
+    said = threading.Event()
+
+    def read() -> None:
+        assert work.stdout is not None
+        for line in work.stdout:
+            lines.append(line)
+            if "unavailable" in line or "error" in line:
+                said.set()
+        said.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    said.wait(WORK_WAIT)
+    time.sleep(WORK_TAIL)  # what it says next, if anything, is read too
+    if work.poll() is None:
+        work.send_signal(signal.SIGTERM)
+    try:
+        code: object = work.wait(30)
+    except subprocess.TimeoutExpired:
+        work.kill()
+        code = "killed"
+    reader.join(10)
+    work.stdout.close()
+    return f"$ runa-runner {' '.join(args)} -> {code}\n{''.join(lines)}"
 
 
 def run_all(folder: Path, env: dict[str, str]) -> list[str]:
-    """Every command's stdout and stderr (a command that hangs is killed and still read)."""
-    outputs = []
-    for args in COMMANDS:
-        # `work` waits for a driver it cannot reach (its one "unavailable" line names the
-        # redacted URL): a few seconds of it are enough to read.
-        limit = WORK_WAIT if args[0] == "work" else 40
-        try:
-            proc = subprocess.run([EXE, *args], cwd=folder, env=env, capture_output=True,
-                                  text=True, timeout=limit, check=False)
-            outputs.append(f"$ runa-runner {' '.join(args)} -> {proc.returncode}\n"
-                           f"{proc.stdout}{proc.stderr}")
-        except subprocess.TimeoutExpired as exc:
-            said = (exc.stdout or b"") + (exc.stderr or b"")
-            text = said.decode() if isinstance(said, bytes) else said
-            outputs.append(f"$ runa-runner {' '.join(args)} -> timed out\n{text}")
-    return outputs
+    """Every command's output; the commands run side by side (each reads only)."""
+    with ThreadPoolExecutor(max_workers=len(COMMANDS)) as pool:
+        return list(pool.map(lambda args: run_one(folder, env, args), COMMANDS))
 
 
 @pytest.fixture
