@@ -19,7 +19,7 @@ from .records import CorruptRecord, loads
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 #: What ``job ID`` and ``registry.result`` say about an id no driver holds.
-NOT_KEPT = "no such job, or it succeeded and was not kept"
+NOT_KEPT = "unknown job (no such job, or it succeeded and was not kept)"
 
 
 class ResultNotJSON(ValueError):

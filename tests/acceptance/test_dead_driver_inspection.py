@@ -55,10 +55,11 @@ def test_list_json_shows_live_queues_and_nulls_for_the_dead_driver(half_down: Pr
     data = json.loads(proc.stdout)
     queues = {q["name"]: q for q in data["queues"]}
     assert queues["main"] == {"name": "main", "driver": "local", "workers": ["main"],
-                              "pending": 1, "delayed": 0, "reserved": 0, "failed": 0}
+                              "pending": 1, "delayed": 0, "reserved": 0, "failed": 0,
+                              "paused": False}
     assert queues["fast"] == {"name": "fast", "driver": "cache", "workers": ["quick"],
                               "pending": None, "delayed": None, "reserved": None,
-                              "failed": None}
+                              "failed": None, "paused": None}
     workers = {w["name"]: w for w in data["workers"]}
     assert workers["main"] == {"name": "main", "queues": ["main"], "concurrency": 2,
                                "instances": 0, "processed": 0, "succeeded": 0, "failed": 0,
@@ -113,5 +114,5 @@ def test_job_missing_with_every_driver_live_is_still_unknown(tmp_path: Path) -> 
     proc = live.run("job", "nope", ok=False)
 
     assert (proc.returncode, proc.stdout) == (1, "")
-    assert proc.stderr == ("runa-runner: error: job 'nope': no such job, or it succeeded "
-                           "and was not kept\n")
+    assert proc.stderr == ("runa-runner: error: job 'nope': unknown job (no such job, or it "
+                           "succeeded and was not kept)\n")

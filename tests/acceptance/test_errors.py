@@ -8,8 +8,8 @@ from .conftest import Project
 def test_unknown_job_id_exits_1(project: Project) -> None:
     proc = project.run("job", "nope", ok=False)
     assert (proc.returncode, proc.stdout) == (1, "")
-    assert proc.stderr == ("runa-runner: error: job 'nope': no such job, or it succeeded "
-                           "and was not kept\n")
+    assert proc.stderr == ("runa-runner: error: job 'nope': unknown job (no such job, or it "
+                           "succeeded and was not kept)\n")
 
 
 def test_push_to_a_memory_driver_queue_is_refused(project: Project) -> None:

@@ -42,7 +42,7 @@ async def hang(job):
     await asyncio.sleep(60)
 '''
 
-NOT_KEPT = "no such job, or it succeeded and was not kept"
+NOT_KEPT = "unknown job (no such job, or it succeeded and was not kept)"
 
 
 @pytest.fixture(params=["sqlite", "redis", "postgres"])
