@@ -141,8 +141,6 @@ def max_overlap(spans: list[tuple[float, float]]) -> int:
 
 
 @pytest.mark.slow
-
-
 def test_max_running_holds_across_three_worker_processes(flow_project: Project) -> None:
     p = flow_project
     three_workers(p)
@@ -154,9 +152,12 @@ def test_max_running_holds_across_three_worker_processes(flow_project: Project) 
     assert max_overlap([(starts[i], ends[i]) for i in starts]) == 2
 
 
+#: Seconds between a job's reservation and its handler's first line, at most, on a loaded
+#: machine (what the handlers measure is the start, the driver counts the reservation).
+START_JITTER = 0.25
+
+
 @pytest.mark.slow
-
-
 def test_rate_of_ten_a_second_across_three_worker_processes(flow_project: Project) -> None:
     p = flow_project
     three_workers(p)
@@ -164,17 +165,17 @@ def test_rate_of_ten_a_second_across_three_worker_processes(flow_project: Projec
     p.wait_lines("flow.log", lambda lines: len(lines) == 25)
     times = sorted(e[4] for e in events(p))
     # No second holds more than 10 starts. The driver spaces reservations exactly; a
-    # handler starts a few milliseconds after its reservation, so allow that much.
+    # handler starts a little after its reservation (a batch's last job later than its
+    # first, and a loaded machine delays a process by a few hundred ms), so a window is
+    # shortened by that much.
     for i, t in enumerate(times):
-        assert sum(1 for u in times[i:] if u < t + 1.0 - 0.05) <= 10, times
+        assert sum(1 for u in times[i:] if u < t + 1.0 - START_JITTER) <= 10, times
     # ... and the limit is reached: 25 starts are 3 windows, 10 + 10 + 5.
-    assert 1.9 <= times[-1] - times[0] <= 4.0, times
-    assert times[9] - times[0] < 0.9
+    assert 2.0 - START_JITTER <= times[-1] - times[0] <= 6.0, times
+    assert times[9] - times[0] < 1.0
 
 
 @pytest.mark.slow
-
-
 def test_a_killed_worker_frees_its_slot_within_one_lease(flow_project: Project) -> None:
     p = flow_project
     doomed = p.start("pool")
