@@ -213,6 +213,33 @@ async def test_every_other_call_is_an_index_scan(
             assert "Seq Scan" not in plan, f"{name}:\n{plan}"
 
 
+async def test_a_batch_whose_values_hold_the_separator_is_pushed_as_arrays(
+    pg: PostgresDriver,
+) -> None:
+    # push joins each column with U+001E; an id or queue holding it (JSON never does)
+    # must not split into two jobs.
+    odd = PushItem(Envelope("id\x1ewith-separator", "q\x1eodd", "j", {"n": "\x1e"}))
+    ids = await pg.push([odd, item(1), item(2, delay=5.5)])
+    assert ids[0] == "id\x1ewith-separator"
+    got = await pg.get("q\x1eodd", ids[0])
+    assert got is not None and got.envelope.payload == {"n": "\x1e"}
+    assert (await pg.counts(QUEUE)).pending + (await pg.counts(QUEUE)).delayed == 2
+    assert (await pg.counts("q\x1eodd")).pending == 1
+
+
+async def test_a_push_tried_again_skips_the_jobs_it_already_stored(
+    pg: PostgresDriver, pg_url: str,
+) -> None:
+    # A push whose connection drops may have committed: the second try (the plan
+    # without _fresh) must not fail on, or duplicate, the ids already there.
+    batch = [item(n) for n in range(3)]
+    await pg.push(batch[:2])
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        assert await pg.push(batch, connection=conn) == [i.envelope.id for i in batch]
+        assert await pg.push(batch[:1], connection=conn) == [batch[0].envelope.id]
+    assert (await pg.counts(QUEUE)).pending == 3
+
+
 async def test_a_push_from_another_process_wakes_an_idle_wait(
     make_pg: Callable[..., PostgresDriver],
 ) -> None:

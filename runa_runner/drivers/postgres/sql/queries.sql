@@ -112,7 +112,32 @@ RETURNING id
 -- name: push
 -- (ids, queues, envelopes, delays, max_attempts, channel, notify): jobs without a unique
 -- key, the whole batch in one statement; wakes idle workers at commit (pg_notify is
--- delivered when the pushing transaction commits, never for a rollback).
+-- delivered when the pushing transaction commits, never for a rollback). Each column
+-- travels as one text, its values joined by U+001E (ids, queues, envelopes) or by a
+-- comma (numbers), split by the server: a text parameter is sent as it is, where an
+-- array is built value by value on the client, which cost more than the insert. The
+-- caller checks that no value holds the separator (JSON escapes it), else push_arrays.
+WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
+added AS (
+    INSERT INTO {schema}.jobs (id, queue, state, envelope, enqueued_at, available_at,
+                               attempt, max_attempts)
+    SELECT i.id, i.queue, 'pending', i.envelope, clock.now, clock.now + i.delay, 0,
+           i.max_attempts
+      FROM unnest(string_to_array(%(ids)s::text, E'\x1e'),
+                  string_to_array(%(queues)s::text, E'\x1e'),
+                  string_to_array(%(envelopes)s::text, E'\x1e'),
+                  string_to_array(%(delays)s::text, ',')::float8[],
+                  string_to_array(%(max_attempts)s::text, ',')::int[])
+           AS i(id, queue, envelope, delay, max_attempts), clock
+    ON CONFLICT (id) DO NOTHING
+    RETURNING queue
+)
+SELECT pg_notify(%(channel)s, q.queue)::text
+  FROM (SELECT DISTINCT queue FROM added) q
+ WHERE %(notify)s
+
+-- name: push_arrays
+-- push, its columns as arrays: for a batch where a value holds the separator.
 WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
 added AS (
     INSERT INTO {schema}.jobs (id, queue, state, envelope, enqueued_at, available_at,
