@@ -8,6 +8,7 @@ wake-ups by NOTIFY (and polling with ``notify: false``), clear errors without pa
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -193,11 +194,13 @@ async def test_every_other_call_is_an_index_scan(
         "recover": {"queue": QUEUE, "lease_lost": "x"},
         "retry_failed": {"queue": QUEUE, "ids": None, "limit": 1000, "channel": "c",
                          "notify": False},
-        "settle": {"kinds": ["ack", "release", "fail"], "queues": [QUEUE] * 3,
-                   "ids": ["a", "b", "c"], "tokens": ["t"] * 3, "delays": [0.0] * 3,
-                   "give_back": [0] * 3, "errors": [None, None, "e"],
-                   "tracebacks": [None] * 3, "channel": "c", "notify": False,
-                   "workers": ["w"], "succeeded": [1], "failed": [0], "retried": [0]},
+        "settle": {"outcomes": json.dumps([
+                       {"kind": kind, "queue": QUEUE, "id": job_id, "token": "t", "delay": 0.0,
+                        "give_back": 0, "error": None, "traceback": None}
+                       for kind, job_id in (("ack", "a"), ("release", "b"), ("fail", "c"))]),
+                   "stats": json.dumps([{"worker": "w", "succeeded": 1, "failed": 0,
+                                         "retried": 0}]),
+                   "channel": "c", "notify": False},
         "add_stats": {"workers": ["w"], "succeeded": [1], "failed": [0], "retried": [0]},
         "list_pending": {"queue": QUEUE, "when": 1e12, "last": "x", "limit": 50},
         "list_delayed": {"queue": QUEUE, "when": 1e12, "last": "x", "limit": 50},

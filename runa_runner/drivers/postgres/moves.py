@@ -6,6 +6,7 @@ push inside a caller's transaction run exactly the SQL an async push runs.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Generator, Mapping, Sequence
@@ -22,6 +23,10 @@ Rows = list[tuple[Any, ...]]
 Plan = Generator[Statement, Rows, T]
 
 log = logging.getLogger("runa_runner.postgres")
+
+#: JSON text of the settle's rows. NaN or infinity cannot occur (delays are clamped
+#: finite by the worker; counts are ints), and the server would refuse them anyway.
+_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 #: What ``push`` splits its text columns on (JSON text escapes it; see queries.sql).
 SEPARATOR = "\x1e"
@@ -148,15 +153,16 @@ def settle(q: Mapping[str, bytes], outcomes: Sequence[Outcome], channel: str,
     """Every outcome in one statement, with the waiting worker counters (``stats``, see
     counters.py); True where the token still held the lease."""
     rows = yield q["settle"], {
-        **stats,
-        "kinds": [o.kind for o in outcomes],
-        "queues": [o.queue for o in outcomes],
-        "ids": [o.job_id for o in outcomes],
-        "tokens": [o.token for o in outcomes],
-        "delays": [max(float(o.delay), 0.0) for o in outcomes],
-        "give_back": [1 if o.give_back_attempt else 0 for o in outcomes],
-        "errors": [o.error if o.kind == "release" else (o.error or "failed") for o in outcomes],
-        "tracebacks": [o.traceback for o in outcomes],
+        "outcomes": _json([{
+            "kind": o.kind, "queue": o.queue, "id": o.job_id, "token": o.token,
+            "delay": max(float(o.delay), 0.0), "give_back": 1 if o.give_back_attempt else 0,
+            "error": o.error if o.kind == "release" else (o.error or "failed"),
+            "traceback": o.traceback,
+        } for o in outcomes]),
+        "stats": _json([
+            {"worker": w, "succeeded": ok, "failed": bad, "retried": again}
+            for w, ok, bad, again in zip(stats["workers"], stats["succeeded"],
+                                         stats["failed"], stats["retried"], strict=True)]),
         "channel": channel, "notify": notify,
     }
     held = {row[0] for row in rows if row[0] is not None}

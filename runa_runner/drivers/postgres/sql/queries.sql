@@ -207,22 +207,22 @@ RETURNING id, EXISTS (SELECT 1 FROM {schema}.cancels c
                        WHERE c.id = %(id)s AND c.token = %(token)s)
 
 -- name: settle
--- (kinds, queues, ids, tokens, delays, give_back, errors, tracebacks, channel, notify,
--- workers, succeeded, failed, retried) -> the ids whose token still held. Every outcome
+-- (outcomes, stats, channel, notify) -> the ids whose token still held. Every outcome
 -- of a batch in one statement: acks delete (and drop their lock), releases make the job
 -- due after its delay, fails move it to the failed store (and drop its lock); the worker
 -- counters added since the last settle ride along (one round trip less per batch).
+-- outcomes and stats are JSON arrays of objects (a batch is mostly one outcome: one
+-- text costs the client less than the dozen one-element arrays it replaces).
 WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
 o AS (
-    SELECT * FROM unnest(%(kinds)b::text[], %(queues)b::text[], %(ids)b::text[],
-                         %(tokens)b::text[], %(delays)b::float8[], %(give_back)b::int[],
-                         %(errors)b::text[], %(tracebacks)b::text[])
-           AS o(kind, queue, id, token, delay, give_back, error, traceback)
+    SELECT * FROM json_to_recordset(%(outcomes)s::json)
+           AS o(kind text, queue text, id text, token text, delay float8, give_back int,
+                error text, traceback text)
 ),
 held AS (
     SELECT j.id, j.unique_lock, o.kind, o.delay, o.give_back, o.error, o.traceback
       FROM {schema}.jobs j JOIN o ON j.id = o.id
-     WHERE j.id = ANY(%(ids)b::text[])
+     WHERE j.id = ANY(ARRAY(SELECT id FROM o))
        AND j.queue = o.queue AND j.token = o.token AND j.state = 'reserved'
        AND j.lease_until > (SELECT now FROM clock)
        FOR UPDATE OF j
@@ -268,8 +268,8 @@ woken AS (
 ),
 counted AS (
     INSERT INTO {schema}.worker_stats AS s (worker, succeeded, failed, retried)
-    SELECT * FROM unnest(%(workers)b::text[], %(succeeded)b::int8[], %(failed)b::int8[],
-                         %(retried)b::int8[])
+    SELECT * FROM json_to_recordset(%(stats)s::json)
+           AS c(worker text, succeeded int8, failed int8, retried int8)
     ON CONFLICT (worker) DO UPDATE SET
         succeeded = s.succeeded + excluded.succeeded,
         failed = s.failed + excluded.failed,
