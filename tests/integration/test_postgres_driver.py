@@ -8,6 +8,7 @@ wake-ups by NOTIFY (and polling with ``notify: false``), clear errors without pa
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -193,11 +194,13 @@ async def test_every_other_call_is_an_index_scan(
         "recover": {"queue": QUEUE, "lease_lost": "x"},
         "retry_failed": {"queue": QUEUE, "ids": None, "limit": 1000, "channel": "c",
                          "notify": False},
-        "settle": {"kinds": ["ack", "release", "fail"], "queues": [QUEUE] * 3,
-                   "ids": ["a", "b", "c"], "tokens": ["t"] * 3, "delays": [0.0] * 3,
-                   "give_back": [0] * 3, "errors": [None, None, "e"],
-                   "tracebacks": [None] * 3, "channel": "c", "notify": False,
-                   "workers": ["w"], "succeeded": [1], "failed": [0], "retried": [0]},
+        "settle": {"outcomes": json.dumps([
+                       {"kind": kind, "queue": QUEUE, "id": job_id, "token": "t", "delay": 0.0,
+                        "give_back": 0, "error": None, "traceback": None}
+                       for kind, job_id in (("ack", "a"), ("release", "b"), ("fail", "c"))]),
+                   "stats": json.dumps([{"worker": "w", "succeeded": 1, "failed": 0,
+                                         "retried": 0}]),
+                   "channel": "c", "notify": False},
         "add_stats": {"workers": ["w"], "succeeded": [1], "failed": [0], "retried": [0]},
         "list_pending": {"queue": QUEUE, "when": 1e12, "last": "x", "limit": 50},
         "list_delayed": {"queue": QUEUE, "when": 1e12, "last": "x", "limit": 50},
@@ -211,6 +214,33 @@ async def test_every_other_call_is_an_index_scan(
             cur = await conn.execute(b"EXPLAIN " + q[name], params)
             plan = "\n".join(row[0] for row in await cur.fetchall())
             assert "Seq Scan" not in plan, f"{name}:\n{plan}"
+
+
+async def test_a_batch_whose_values_hold_the_separator_is_pushed_as_arrays(
+    pg: PostgresDriver,
+) -> None:
+    # push joins each column with U+001E; an id or queue holding it (JSON never does)
+    # must not split into two jobs.
+    odd = PushItem(Envelope("id\x1ewith-separator", "q\x1eodd", "j", {"n": "\x1e"}))
+    ids = await pg.push([odd, item(1), item(2, delay=5.5)])
+    assert ids[0] == "id\x1ewith-separator"
+    got = await pg.get("q\x1eodd", ids[0])
+    assert got is not None and got.envelope.payload == {"n": "\x1e"}
+    assert (await pg.counts(QUEUE)).pending + (await pg.counts(QUEUE)).delayed == 2
+    assert (await pg.counts("q\x1eodd")).pending == 1
+
+
+async def test_a_push_tried_again_skips_the_jobs_it_already_stored(
+    pg: PostgresDriver, pg_url: str,
+) -> None:
+    # A push whose connection drops may have committed: the second try (the plan
+    # without _fresh) must not fail on, or duplicate, the ids already there.
+    batch = [item(n) for n in range(3)]
+    await pg.push(batch[:2])
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        assert await pg.push(batch, connection=conn) == [i.envelope.id for i in batch]
+        assert await pg.push(batch[:1], connection=conn) == [batch[0].envelope.id]
+    assert (await pg.counts(QUEUE)).pending == 3
 
 
 async def test_a_push_from_another_process_wakes_an_idle_wait(

@@ -26,12 +26,17 @@ async def borrowed(
     pool: psycopg_pool.AsyncConnectionPool[Any],
 ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
     """``pool.connection()``, but a cancel while waiting for one is never swallowed."""
-    getting = asyncio.ensure_future(pool.getconn())
-    try:
-        conn = await asyncio.shield(getting)
-    except asyncio.CancelledError:
-        getting.add_done_callback(lambda done: _give_back(pool, done))
-        raise
+    if pool.get_stats().get("pool_available", 0):
+        # A connection is ready: getconn hands it over without waiting, so there is no
+        # wait to lose a cancel in (and no task to pay for on every call).
+        conn = await pool.getconn()
+    else:
+        getting = asyncio.ensure_future(pool.getconn())
+        try:
+            conn = await asyncio.shield(getting)
+        except asyncio.CancelledError:
+            getting.add_done_callback(lambda done: _give_back(pool, done))
+            raise
     try:
         yield conn
     finally:

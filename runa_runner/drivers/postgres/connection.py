@@ -110,6 +110,12 @@ class Settings:
         # that need several statements open a transaction themselves.
         return {"autocommit": True, "connect_timeout": int(CONNECT_TIMEOUT)}
 
+    def pool_options(self) -> dict[str, Any]:
+        # prepare_threshold 0: the driver runs a few dozen statements, over and over, so
+        # each is prepared on a connection's first use of it, not its sixth (a bulk push
+        # of 5 batches, or a pool of 16 connections, would plan most calls anew).
+        return {**self.connect_options(), "prepare_threshold": 0}
+
     def async_pool(self, *, durable: bool) -> psycopg_pool.AsyncConnectionPool[Any]:
         """A pool for one event loop. ``durable``: commits wait for the WAL to reach disk
         (pushes, admin changes). The other pool serves the worker's own writes (reserve,
@@ -120,16 +126,16 @@ class Settings:
         fsync per job."""
         if durable:
             return psycopg_pool.AsyncConnectionPool(
-                self.url, min_size=1, max_size=self.pool_size, kwargs=self.connect_options(),
+                self.url, min_size=1, max_size=self.pool_size, kwargs=self.pool_options(),
                 open=False, timeout=CONNECT_TIMEOUT, name=f"runa-{self.schema}-push")
         return psycopg_pool.AsyncConnectionPool(
             self.url, min_size=min(MIN_POOL_SIZE, self.pool_size), max_size=self.pool_size,
-            kwargs=self.connect_options(), open=False, timeout=CONNECT_TIMEOUT,
+            kwargs=self.pool_options(), open=False, timeout=CONNECT_TIMEOUT,
             name=f"runa-{self.schema}", configure=_commit_without_waiting)
 
     def sync_pool(self) -> psycopg_pool.ConnectionPool[Any]:
         return psycopg_pool.ConnectionPool(
-            self.url, min_size=1, max_size=self.pool_size, kwargs=self.connect_options(),
+            self.url, min_size=1, max_size=self.pool_size, kwargs=self.pool_options(),
             open=False, timeout=CONNECT_TIMEOUT, name=f"runa-{self.schema}-sync")
 
 

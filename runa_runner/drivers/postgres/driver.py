@@ -170,11 +170,13 @@ class PostgresDriver:
                     await asyncio.wait_for(asyncio.wrap_future(done), CLOSE_TIMEOUT)
 
     async def _run(self, make: Callable[[], moves.Plan[T]], *, transaction: bool = False,
-                   durable: bool = False) -> T:
+                   durable: bool = False,
+                   again: Callable[[], moves.Plan[T]] | None = None) -> T:
         """Run a plan on a pooled connection (``transaction``: its statements in one;
         ``durable``: committed to disk before it returns). A connection the server
         dropped (a restart) is noticed on use: the pool is checked and the call tried
-        once more."""
+        once more, with the plan ``again`` makes if given (the first try may have
+        committed)."""
         if not self._ready:
             await self.open()
         state = self._loop()
@@ -186,7 +188,8 @@ class PostgresDriver:
                 conn: psycopg.AsyncConnection[Any] | None = None
                 try:
                     async with borrowed(pool) as conn:
-                        return await drive_in_transaction(conn, make(), transaction)
+                        plan = (again or make)() if attempt else make()
+                        return await drive_in_transaction(conn, plan, transaction)
                 except psycopg.OperationalError as exc:
                     if attempt or not is_disconnect(exc, conn):
                         raise
@@ -210,12 +213,16 @@ class PostgresDriver:
         several = moves.statement_count(items) > 1
         if connection is not None:
             return await self._push_on(connection, items, several)
-        ids = await self._run(lambda: self._push_plan(items), transaction=several, durable=True)
+        ids = await self._run(lambda: self._push_plan(items, fresh=True), transaction=several,
+                              durable=True, again=lambda: self._push_plan(items))
         self._wake_local({item.envelope.queue for item in items})
         return ids
 
-    def _push_plan(self, items: Sequence[PushItem]) -> moves.Plan[list[str]]:
-        return moves.push(self._q, items, self.settings.channel, self.settings.notify)
+    def _push_plan(self, items: Sequence[PushItem], *,
+                   fresh: bool = False) -> moves.Plan[list[str]]:
+        """``fresh``: the ids cannot exist yet (see queries.FRESH): a push from a pool of
+        runa-runner's own, on its first try."""
+        return moves.push(self._q, items, self.settings.channel, self.settings.notify, fresh)
 
     async def _push_on(self, conn: Any, items: Sequence[PushItem], several: bool) -> list[str]:
         if not self._ready:
@@ -243,7 +250,8 @@ class PostgresDriver:
                         f"Connection, not {type(connection).__name__}")
                 return drive_sync_in_transaction(connection, self._push_plan(items), several)
             with self._sync_pool().connection() as conn:
-                return drive_sync_in_transaction(conn, self._push_plan(items), several)
+                return drive_sync_in_transaction(conn, self._push_plan(items, fresh=True),
+                                                 several)
 
     def _ensure_ready_blocking(self) -> None:
         if self._ready:

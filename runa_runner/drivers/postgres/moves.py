@@ -6,6 +6,7 @@ push inside a caller's transaction run exactly the SQL an async push runs.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Generator, Mapping, Sequence
@@ -23,36 +24,68 @@ Plan = Generator[Statement, Rows, T]
 
 log = logging.getLogger("runa_runner.postgres")
 
+#: JSON text of the settle's rows. NaN or infinity cannot occur (delays are clamped
+#: finite by the worker; counts are ints), and the server would refuse them anyway.
+_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+#: What ``push`` splits its text columns on (JSON text escapes it; see queries.sql).
+SEPARATOR = "\x1e"
+
 #: Times a unique push looks again for a holder that committed after its snapshot.
 UNIQUE_TRIES = 20
 
 
 def push(q: Mapping[str, bytes], items: Sequence[PushItem], channel: str,
-         notify: bool) -> Plan[list[str]]:
+         notify: bool, fresh: bool = False) -> Plan[list[str]]:
     """Insert the batch: one statement for the jobs without a unique key, one per job with
-    one (a held key returns its holder's id instead)."""
+    one (a held key returns its holder's id instead). ``fresh``: no id can exist yet, so
+    a plain insert (see queries.FRESH); else an existing id is skipped."""
+    suffix = "_fresh" if fresh else ""
     ids = [item.envelope.id for item in items]
     plain = [item for item in items if item.envelope.unique is None]
     if len(plain) == 1:
         one = plain[0]
-        yield q["push_one"], {
+        yield q["push_one" + suffix], {
             "id": one.envelope.id, "queue": one.envelope.queue,
             "envelope": one.wire or one.envelope.to_json(), "delay": float(one.delay),
             "max_attempts": one.envelope.max_attempts, "channel": channel, "notify": notify,
         }
     elif plain:
-        yield q["push"], {
-            "ids": [i.envelope.id for i in plain],
-            "queues": [i.envelope.queue for i in plain],
-            "envelopes": [i.wire or i.envelope.to_json() for i in plain],
-            "delays": [float(i.delay) for i in plain],
-            "max_attempts": [i.envelope.max_attempts for i in plain],
-            "channel": channel, "notify": notify,
-        }
+        yield _push_many(q, plain, channel, notify, suffix)
     for n, item in enumerate(items):
         if item.envelope.unique is not None:
             ids[n] = yield from _push_unique(q, item, channel, notify)
     return ids
+
+
+def _push_many(q: Mapping[str, bytes], plain: Sequence[PushItem], channel: str,
+               notify: bool, suffix: str) -> Statement:
+    """The ``push`` of jobs without a unique key: each column one joined text when no
+    value holds its separator (the common case, and always so for JSON), else arrays."""
+    envs = [i.envelope for i in plain]
+    ids = [e.id for e in envs]
+    queues = [e.queue for e in envs]
+    envelopes = [i.wire or i.envelope.to_json() for i in plain]
+    delays = [float(i.delay) for i in plain]
+    max_attempts = [e.max_retries + 1 for e in envs]
+    texts = [_joined(ids), _joined(queues), _joined(envelopes)]
+    if None not in texts:
+        return q["push" + suffix], {
+            "ids": texts[0], "queues": texts[1], "envelopes": texts[2],
+            "delays": ",".join(map(repr, delays)),
+            "max_attempts": ",".join(map(str, max_attempts)),
+            "channel": channel, "notify": notify,
+        }
+    return q["push_arrays" + suffix], {
+        "ids": ids, "queues": queues, "envelopes": envelopes, "delays": delays,
+        "max_attempts": max_attempts, "channel": channel, "notify": notify,
+    }
+
+
+def _joined(values: Sequence[str]) -> str | None:
+    """``values`` joined by SEPARATOR, or None when one holds it (it would split)."""
+    text = SEPARATOR.join(values)
+    return text if text.count(SEPARATOR) == len(values) - 1 else None
 
 
 def statement_count(items: Sequence[PushItem]) -> int:
@@ -120,15 +153,16 @@ def settle(q: Mapping[str, bytes], outcomes: Sequence[Outcome], channel: str,
     """Every outcome in one statement, with the waiting worker counters (``stats``, see
     counters.py); True where the token still held the lease."""
     rows = yield q["settle"], {
-        **stats,
-        "kinds": [o.kind for o in outcomes],
-        "queues": [o.queue for o in outcomes],
-        "ids": [o.job_id for o in outcomes],
-        "tokens": [o.token for o in outcomes],
-        "delays": [max(float(o.delay), 0.0) for o in outcomes],
-        "give_back": [1 if o.give_back_attempt else 0 for o in outcomes],
-        "errors": [o.error if o.kind == "release" else (o.error or "failed") for o in outcomes],
-        "tracebacks": [o.traceback for o in outcomes],
+        "outcomes": _json([{
+            "kind": o.kind, "queue": o.queue, "id": o.job_id, "token": o.token,
+            "delay": max(float(o.delay), 0.0), "give_back": 1 if o.give_back_attempt else 0,
+            "error": o.error if o.kind == "release" else (o.error or "failed"),
+            "traceback": o.traceback,
+        } for o in outcomes]),
+        "stats": _json([
+            {"worker": w, "succeeded": ok, "failed": bad, "retried": again}
+            for w, ok, bad, again in zip(stats["workers"], stats["succeeded"],
+                                         stats["failed"], stats["retried"], strict=True)]),
         "channel": channel, "notify": notify,
     }
     held = {row[0] for row in rows if row[0] is not None}

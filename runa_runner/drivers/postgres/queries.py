@@ -25,6 +25,14 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+#: The pushes of jobs without a unique key, each also as ``NAME_fresh`` without
+#: ``ON CONFLICT (id) DO NOTHING``: the id is new, so a plain insert is right, and
+#: cheaper (no speculative insertion). The tolerant form serves the one case where the
+#: id may exist: a push tried again after a dropped connection (it may have committed),
+#: and a push in a caller's transaction, whose own retries runa-runner cannot see.
+FRESH = ("push", "push_arrays", "push_one")
+_TOLERANT = "ON CONFLICT (id) DO NOTHING"
+
 _QUERIES = parse_named(_read("queries.sql"))
 _SCHEMA = split_script(_read("schema.sql"))
 
@@ -37,6 +45,9 @@ def statements(schema: str) -> dict[str, bytes]:
     q["recover"] = q["recover_ctes"] + "\n" + q.pop("recover_tail")
     q["reserve"] = q["recover_ctes"] + "\n" + q.pop("reserve_tail")
     del q["recover_ctes"]
+    for name in FRESH:
+        assert _TOLERANT in q[name], name
+        q[name + "_fresh"] = q[name].replace(_TOLERANT, "")
     return {k: v.encode() for k, v in q.items()}
 
 

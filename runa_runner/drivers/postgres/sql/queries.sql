@@ -112,7 +112,32 @@ RETURNING id
 -- name: push
 -- (ids, queues, envelopes, delays, max_attempts, channel, notify): jobs without a unique
 -- key, the whole batch in one statement; wakes idle workers at commit (pg_notify is
--- delivered when the pushing transaction commits, never for a rollback).
+-- delivered when the pushing transaction commits, never for a rollback). Each column
+-- travels as one text, its values joined by U+001E (ids, queues, envelopes) or by a
+-- comma (numbers), split by the server: a text parameter is sent as it is, where an
+-- array is built value by value on the client, which cost more than the insert. The
+-- caller checks that no value holds the separator (JSON escapes it), else push_arrays.
+WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
+added AS (
+    INSERT INTO {schema}.jobs (id, queue, state, envelope, enqueued_at, available_at,
+                               attempt, max_attempts)
+    SELECT i.id, i.queue, 'pending', i.envelope, clock.now, clock.now + i.delay, 0,
+           i.max_attempts
+      FROM unnest(string_to_array(%(ids)s::text, E'\x1e'),
+                  string_to_array(%(queues)s::text, E'\x1e'),
+                  string_to_array(%(envelopes)s::text, E'\x1e'),
+                  string_to_array(%(delays)s::text, ',')::float8[],
+                  string_to_array(%(max_attempts)s::text, ',')::int[])
+           AS i(id, queue, envelope, delay, max_attempts), clock
+    ON CONFLICT (id) DO NOTHING
+    RETURNING queue
+)
+SELECT pg_notify(%(channel)s, q.queue)::text
+  FROM (SELECT DISTINCT queue FROM added) q
+ WHERE %(notify)s
+
+-- name: push_arrays
+-- push, its columns as arrays: for a batch where a value holds the separator.
 WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
 added AS (
     INSERT INTO {schema}.jobs (id, queue, state, envelope, enqueued_at, available_at,
@@ -182,22 +207,22 @@ RETURNING id, EXISTS (SELECT 1 FROM {schema}.cancels c
                        WHERE c.id = %(id)s AND c.token = %(token)s)
 
 -- name: settle
--- (kinds, queues, ids, tokens, delays, give_back, errors, tracebacks, channel, notify,
--- workers, succeeded, failed, retried) -> the ids whose token still held. Every outcome
+-- (outcomes, stats, channel, notify) -> the ids whose token still held. Every outcome
 -- of a batch in one statement: acks delete (and drop their lock), releases make the job
 -- due after its delay, fails move it to the failed store (and drop its lock); the worker
 -- counters added since the last settle ride along (one round trip less per batch).
+-- outcomes and stats are JSON arrays of objects (a batch is mostly one outcome: one
+-- text costs the client less than the dozen one-element arrays it replaces).
 WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
 o AS (
-    SELECT * FROM unnest(%(kinds)b::text[], %(queues)b::text[], %(ids)b::text[],
-                         %(tokens)b::text[], %(delays)b::float8[], %(give_back)b::int[],
-                         %(errors)b::text[], %(tracebacks)b::text[])
-           AS o(kind, queue, id, token, delay, give_back, error, traceback)
+    SELECT * FROM json_to_recordset(%(outcomes)s::json)
+           AS o(kind text, queue text, id text, token text, delay float8, give_back int,
+                error text, traceback text)
 ),
 held AS (
     SELECT j.id, j.unique_lock, o.kind, o.delay, o.give_back, o.error, o.traceback
       FROM {schema}.jobs j JOIN o ON j.id = o.id
-     WHERE j.id = ANY(%(ids)b::text[])
+     WHERE j.id = ANY(ARRAY(SELECT id FROM o))
        AND j.queue = o.queue AND j.token = o.token AND j.state = 'reserved'
        AND j.lease_until > (SELECT now FROM clock)
        FOR UPDATE OF j
@@ -243,8 +268,8 @@ woken AS (
 ),
 counted AS (
     INSERT INTO {schema}.worker_stats AS s (worker, succeeded, failed, retried)
-    SELECT * FROM unnest(%(workers)b::text[], %(succeeded)b::int8[], %(failed)b::int8[],
-                         %(retried)b::int8[])
+    SELECT * FROM json_to_recordset(%(stats)s::json)
+           AS c(worker text, succeeded int8, failed int8, retried int8)
     ON CONFLICT (worker) DO UPDATE SET
         succeeded = s.succeeded + excluded.succeeded,
         failed = s.failed + excluded.failed,
