@@ -198,12 +198,27 @@ def driver_project(request: pytest.FixtureRequest, tmp_path: Path, postgres_url:
     for worker in p.workers:
         worker.close()
     if request.param == "postgres":
-        import psycopg
-        from psycopg import sql
+        drop_schema(postgres_url, schema)
 
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                sql.Identifier(schema)))
+
+def drop_redis_keys(url: str, match: str) -> None:
+    """Delete the Redis keys a test left, those matching the SCAN pattern ``match``."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=match, count=500))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def drop_schema(url: str, schema: str) -> None:
+    """Drop the PostgreSQL schema a test's driver made, and everything in it."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXE, Project, environment
+from .conftest import EXE, Project, drop_redis_keys, drop_schema, environment
 
 MANIFEST = """\
 drivers:
@@ -85,22 +85,11 @@ def habits(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str, postg
     for worker in p.workers:
         worker.close()
     if request.param == "redis":
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{{{name}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        drop_redis_keys(redis_url, f"{{{name}:*")
     elif request.param == "amqp":
         asyncio.run(drop_amqp(amqp_url, name))
     elif request.param == "postgres":
-        import psycopg
-        from psycopg import sql
-
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                sql.Identifier(name)))
+        drop_schema(postgres_url, name)
 
 
 async def drop_amqp(url: str, name: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Project, Worker
+from .conftest import Project, Worker, drop_redis_keys, drop_schema
 
 HANDLERS = '''\
 import asyncio
@@ -88,27 +88,9 @@ def flow_project(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str,
     for worker in p.workers:
         worker.close()
     if request.param == "redis":
-        _drop_redis(redis_url, f"accflow:{uid}:")
+        drop_redis_keys(redis_url, f"*accflow:{uid}:*")
     elif request.param == "postgres":
-        _drop_schema(postgres_url, f"accflow_{uid}")
-
-
-def _drop_redis(url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=f"*{prefix}*", count=500))
-    if keys:
-        client.delete(*keys)
-    client.close()
-
-
-def _drop_schema(url: str, schema: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        drop_schema(postgres_url, f"accflow_{uid}")
 
 
 def events(p: Project) -> list[tuple[str, str, str, int, float]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Project, wait_for
+from .conftest import Project, drop_redis_keys, drop_schema, wait_for
 
 MANIFEST = """\
 default_driver: local
@@ -62,18 +62,9 @@ def rc_project(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str,
     for worker in p.workers:
         worker.close()
     if request.param == "redis":
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"*rc-{tag}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        drop_redis_keys(redis_url, f"*rc-{tag}:*")
     elif request.param == "postgres":
-        import psycopg
-
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "rc_{tag}" CASCADE')
+        drop_schema(postgres_url, f"rc_{tag}")
 
 
 def test_job_shows_a_kept_result(rc_project: Project) -> None:
